@@ -1,0 +1,75 @@
+# finews — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SCRAPY := $(VENV)/bin/scrapy
+STAMP := $(VENV)/.installed
+
+# Settings passed through to Scrapy (see crawler/settings.py for all FINEWS_*).
+ARCHIVE ?= archive
+UPSTREAM ?=
+COLUMNS ?=
+PAGES ?=
+SITE_URL ?=
+BODY_SOURCE ?=
+LOGLEVEL ?= INFO
+DEMO_DIR ?= build/demo
+
+SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
+	$(if $(UPSTREAM),-s FINEWS_UPSTREAM=$(UPSTREAM)) \
+	$(if $(COLUMNS),-s FINEWS_COLUMNS=$(COLUMNS)) \
+	$(if $(PAGES),-s FINEWS_MAX_PAGES=$(PAGES)) \
+	$(if $(SITE_URL),-s FINEWS_SITE_URL=$(SITE_URL)) \
+	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE))
+
+.PHONY: help install sysdeps crawl demo test lint format site clean
+
+help:
+	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
+	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
+	@echo "make test    run the test suite (installs what it needs)"
+	@echo "make lint    ruff check + format check"
+	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages: Jekyll (site build and its tests). Installed when missing
+# and we are root; otherwise say what to install.
+sysdeps:
+	@if ! command -v jekyll >/dev/null 2>&1 || ! ruby -e 'require "jekyll-feed"' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing jekyll (Debian packages)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll ruby-jekyll-feed >/dev/null) \
+	      || { echo "error: apt-get install jekyll ruby-jekyll-feed failed" >&2; exit 1; }; \
+	  else echo "error: jekyll missing: run 'sudo apt-get install jekyll ruby-jekyll-feed'" >&2; exit 1; fi; \
+	fi
+
+crawl: install
+	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS)
+
+demo: install sysdeps
+	$(PY) -m tests.demo --dir $(DEMO_DIR)
+
+test: install sysdeps
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+site: sysdeps
+	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site
+
+clean:
+	rm -rf build .pytest_cache

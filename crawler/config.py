@@ -1,0 +1,77 @@
+"""The one place where ``FINEWS_*`` settings are read and checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from scrapy.settings import BaseSettings
+
+
+class ConfigError(ValueError):
+    """A FINEWS_* setting has a value finews cannot use."""
+
+
+def _int_list(value: object, name: str) -> list[int]:
+    if isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    else:
+        parts = [p for p in str(value).replace(" ", "").split(",") if p]
+    try:
+        ids = [int(p) for p in parts]
+    except ValueError:
+        raise ConfigError(f"{name} must be a comma list of column ids, got {value!r}") from None
+    if not ids:
+        raise ConfigError(f"{name} is empty")
+    return ids
+
+
+@dataclass(frozen=True)
+class FinewsConfig:
+    archive_dir: Path
+    upstream: str  # "" or "scheme://host:port"
+    columns: list[int]
+    page_size: int
+    max_pages: int
+    site_url: str
+    share_url: str
+    body_source: str
+    incremental: bool
+
+    @property
+    def db_path(self) -> Path:
+        return self.archive_dir / "finews.db"
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> FinewsConfig:
+        upstream = (settings.get("FINEWS_UPSTREAM") or "").strip().rstrip("/")
+        if upstream:
+            parts = urlsplit(upstream)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ConfigError(
+                    f"FINEWS_UPSTREAM must be an origin like http://127.0.0.1:8765, got {upstream!r}"
+                )
+        body_source = settings.get("FINEWS_BODY_SOURCE", "page")
+        if body_source not in ("page", "choice"):
+            raise ConfigError(f"FINEWS_BODY_SOURCE must be 'page' or 'choice', got {body_source!r}")
+        share_url = settings.get("FINEWS_SHARE_URL")
+        if "{info_code}" not in share_url:
+            raise ConfigError("FINEWS_SHARE_URL must contain {info_code}")
+        page_size = settings.getint("FINEWS_PAGE_SIZE", 50)
+        if not 1 <= page_size <= 200:
+            raise ConfigError(f"FINEWS_PAGE_SIZE must be 1..200, got {page_size}")
+        return cls(
+            archive_dir=Path(settings.get("FINEWS_ARCHIVE_DIR") or "archive"),
+            upstream=upstream,
+            columns=_int_list(settings.get("FINEWS_COLUMNS"), "FINEWS_COLUMNS"),
+            page_size=page_size,
+            max_pages=settings.getint("FINEWS_MAX_PAGES", 0),
+            site_url=(settings.get("FINEWS_SITE_URL") or "").rstrip("/"),
+            share_url=share_url,
+            body_source=body_source,
+            incremental=settings.getbool("FINEWS_INCREMENTAL", True),
+        )
+
+    def share_url_for(self, info_code: str) -> str:
+        return self.share_url.format(info_code=info_code)

@@ -1,0 +1,111 @@
+"""The archive database (``<FINEWS_ARCHIVE_DIR>/finews.db``): schema and queries.
+
+The database is derived: every row can be rebuilt from the WARC snapshots.
+WAL mode, so Datasette can read while a crawl writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlite_utils
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    info_code TEXT PRIMARY KEY,
+    code TEXT NOT NULL,
+    title TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    media TEXT,
+    category TEXT,
+    columns TEXT,
+    column_ids TEXT,
+    summary TEXT,
+    body_markdown TEXT,
+    body_text TEXT,
+    body_source TEXT,
+    stocks TEXT,
+    source_url TEXT,
+    share_url TEXT,
+    post_path TEXT,
+    snapshot TEXT,
+    content_sha256 TEXT,
+    first_seen_at TEXT,
+    fetched_at TEXT
+);
+CREATE INDEX IF NOT EXISTS articles_published_at ON articles(published_at);
+CREATE INDEX IF NOT EXISTS articles_category ON articles(category);
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    id INTEGER PRIMARY KEY,
+    spider TEXT,
+    started_at TEXT,
+    finished_at TEXT,
+    requests INTEGER,
+    responses INTEGER,
+    archived INTEGER,
+    updated INTEGER,
+    duplicates INTEGER,
+    failures INTEGER,
+    finish_reason TEXT,
+    status TEXT,
+    stats TEXT
+);
+CREATE TABLE IF NOT EXISTS failures (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER,
+    at TEXT,
+    stage TEXT,
+    reason TEXT,
+    url TEXT,
+    info_code TEXT,
+    detail TEXT,
+    snapshot TEXT,
+    resolved_at TEXT
+);
+CREATE INDEX IF NOT EXISTS failures_info_code ON failures(info_code);
+"""
+
+FTS_COLUMNS = ["title", "summary", "body_text"]
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open (creating if needed) the archive database with the schema in place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    if "articles_fts" not in db.table_names():
+        db["articles"].enable_fts(
+            FTS_COLUMNS, fts_version="FTS5", tokenize="trigram", create_triggers=True
+        )
+
+
+def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> dict[str, list[int]]:
+    """For the given infoCodes that are archived: their recorded column ids."""
+    codes = list(dict.fromkeys(info_codes))
+    found: dict[str, list[int]] = {}
+    for start in range(0, len(codes), 500):
+        chunk = codes[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for info_code, column_ids in db.execute(
+            f"SELECT info_code, column_ids FROM articles WHERE info_code IN ({marks})", chunk
+        ).fetchall():
+            try:
+                found[info_code] = [int(c) for c in json.loads(column_ids or "[]")]
+            except (ValueError, TypeError):
+                found[info_code] = []
+    return found

@@ -1,0 +1,108 @@
+"""Items that flow from the spiders through the pipelines.
+
+Spiders build them from parser output; pipelines fill in the derived fields
+(clean HTML, Markdown, snapshot location, post path) in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Fetched:
+    """One upstream response, kept byte for byte for the WARC snapshot.
+
+    ``url`` is the canonical Eastmoney URL (never the replica/mirror origin), so
+    a snapshot reads the same whichever origin served it.
+    """
+
+    url: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: str  # ISO 8601 UTC, e.g. "2026-11-24T02:16:58Z"
+    method: str = "GET"
+
+    @property
+    def key(self) -> str:
+        """A stable id of this response (used to write shared list pages once)."""
+        import hashlib
+
+        h = hashlib.sha1()
+        h.update(self.url.encode())
+        h.update(b"\0")
+        h.update(self.fetched_at.encode())
+        h.update(b"\0")
+        h.update(self.body)
+        return h.hexdigest()
+
+
+@dataclass
+class ListEntry:
+    """One item of a column list answer (getNewsByColumns ``data.list[]``)."""
+
+    code: str
+    title: str
+    show_time: str  # "YYYY-MM-DD HH:MM:SS", Beijing time
+    media: str
+    summary: str = ""
+    image: str = ""
+    url: str = ""
+    unique_url: str = ""
+    np_dst: str = ""
+
+    @property
+    def info_code(self) -> str:
+        return "NW" + self.code
+
+
+@dataclass
+class Article:
+    """An article on its way into the archive.
+
+    Set by the spider: identity, list metadata, the raw body and every response
+    it was built from. Set by the pipelines: ``clean_html``, ``stocks``,
+    ``body_markdown``, ``body_text`` (clean), ``snapshot`` (snapshot),
+    ``post_path`` (post), ``content_sha256`` (clean).
+    """
+
+    info_code: str
+    code: str
+    title: str = ""
+    published: str = ""  # "YYYY-MM-DD HH:MM:SS", Beijing time
+    media: str = ""
+    summary: str = ""
+    columns: list[str] = field(default_factory=list)  # column names, e.g. ["国内经济"]
+    column_ids: list[int] = field(default_factory=list)
+    source_url: str = ""
+    share_url: str = ""
+    body_html: str = ""  # raw article HTML as the upstream gave it
+    body_source: str = ""  # "page" | "choice" | "browser"
+    # True when an archived article is fetched again on purpose (listed in a
+    # new column, a refresh): the dedupe stage lets it through.
+    refresh: bool = False
+    list_responses: list[Fetched] = field(default_factory=list)
+    body_responses: list[Fetched] = field(default_factory=list)
+    # derived by the pipelines
+    clean_html: str = ""
+    body_markdown: str = ""
+    body_text: str = ""
+    stocks: list[str] = field(default_factory=list)
+    content_sha256: str = ""
+    snapshot: str = ""
+    post_path: str = ""
+    fetched_at: str = ""
+
+
+@dataclass
+class Failure:
+    """Something that could not become an article: recorded, never silently lost."""
+
+    stage: str  # "list" | "article" | "validate" | ...
+    reason: str
+    url: str = ""
+    info_code: str = ""
+    detail: str = ""
+    responses: list[Fetched] = field(default_factory=list)
+    snapshot: str = ""

@@ -1,0 +1,312 @@
+"""Every Eastmoney URL, selector and JSON field name finews depends on.
+
+Pure functions: they take a response body (text) and its URL and return plain
+data; they never raise on bad input but return a result that says what is
+wrong, so a spider can record a failure. When the upstream changes, this is
+the one file to edit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from parsel import Selector
+
+from crawler.items import ListEntry
+
+LIST_API = "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns"
+LIST_FIELDS = "code,showTime,title,mediaName,summary,image,url,uniqueUrl,Np_dst"
+ARTICLE_URL = "https://finance.eastmoney.com/a/{code}.html"
+CHOICE_TEXT_API = "http://choicewzp1.eastmoney.com/NewsData/GetNewsText.do?id={info_code}"
+
+# Column ids and names (the names go into posts and the database).
+COLUMNS: dict[int, str] = {
+    344: "财经导读",
+    345: "资讯精华",
+    349: "沪深公司",
+    350: "国内经济",
+    351: "国际经济",
+    352: "宏观研究",
+    353: "证券聚焦",
+    355: "产经资讯",
+    1207: "财经早餐",
+}
+
+CODE_RE = re.compile(r"^\d{17,18}$")
+INFO_CODE_RE = re.compile(r"^NW\d{17,18}$")
+SHOW_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# "2022年06月14日 10:45" on the article page (minutes only).
+PAGE_TIME_RE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# JSONP: "cb({...});" -> {...}
+JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
+
+
+def column_name(column_id: int) -> str:
+    return COLUMNS.get(column_id, str(column_id))
+
+
+def list_url(columns: list[int] | int, page_index: int, page_size: int, req_trace: str) -> str:
+    """The list API URL for one page of one column (or a comma list)."""
+    if isinstance(columns, int):
+        columns = [columns]
+    query = {
+        "client": "web",
+        "biz": "web_news_col",
+        "column": ",".join(str(c) for c in columns),
+        "order": "1",
+        "needInteractData": "0",
+        "page_index": str(page_index),
+        "page_size": str(page_size),
+        "req_trace": req_trace,
+        "fields": LIST_FIELDS,
+        "types": "1,20",
+    }
+    return f"{LIST_API}?{urlencode(query, safe=',')}"
+
+
+def article_url(code: str) -> str:
+    return ARTICLE_URL.format(code=code)
+
+
+def choice_text_url(info_code: str) -> str:
+    return CHOICE_TEXT_API.format(info_code=info_code)
+
+
+def code_from_id(value: str) -> str | None:
+    """Article code from an infoCode, a bare code or any article URL form.
+
+    >>> code_from_id("NW202206142411662087")
+    '202206142411662087'
+    >>> code_from_id("http://finance.eastmoney.com/news/1350,202206142411662087.html")
+    '202206142411662087'
+    """
+    value = value.strip()
+    if INFO_CODE_RE.match(value):
+        return value[2:]
+    if CODE_RE.match(value):
+        return value
+    if value.startswith(("http://", "https://", "//")):
+        path = urlsplit(value if not value.startswith("//") else "https:" + value).path
+        # /a/<code>.html, /news/1<column>,<code>.html, caifuhao /news/<code>
+        m = re.search(r"(?:/a/|,|/news/)(\d{17,18})(?:\.html)?$", path)
+        if m:
+            return m.group(1)
+    return None
+
+
+# --- list API ------------------------------------------------------------
+
+
+@dataclass
+class ListPage:
+    """A parsed list answer. ``ok`` is False when the answer is unusable."""
+
+    ok: bool
+    error: str = ""
+    total: int | None = None
+    entries: list[ListEntry] = field(default_factory=list)
+    # Entries that could not be read: (raw item as JSON text, reason).
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _loads_json_or_jsonp(text: str) -> Any:
+    text = text.strip().lstrip("\ufeff")
+    try:
+        return json.loads(text)
+    except ValueError:
+        m = JSONP_RE.match(text)
+        if not m:
+            raise
+        return json.loads(m.group(1))
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip()
+    return ""
+
+
+def parse_list_entry(raw: Any) -> tuple[ListEntry | None, str]:
+    """One ``data.list[]`` item -> (entry, "") or (None, reason)."""
+    if not isinstance(raw, dict):
+        return None, "not an object"
+    code = _str(raw.get("code"))
+    if not CODE_RE.match(code):
+        return None, f"bad code {code[:40]!r}"
+    show_time = _str(raw.get("showTime"))
+    if not SHOW_TIME_RE.match(show_time):
+        return None, f"bad showTime {show_time[:40]!r}"
+    title = _str(raw.get("title"))
+    if not title:
+        return None, "missing title"
+    entry = ListEntry(
+        code=code,
+        title=title,
+        show_time=show_time,
+        media=_str(raw.get("mediaName")),
+        summary=_str(raw.get("summary")),
+        image=_str(raw.get("image")),
+        url=_str(raw.get("url")),
+        unique_url=_str(raw.get("uniqueUrl")),
+        # The API is asked for "Np_dst" and answers "np_dst".
+        np_dst=_str(raw.get("np_dst", raw.get("Np_dst"))),
+    )
+    return entry, ""
+
+
+def parse_list(text: str, url: str = "") -> ListPage:
+    """Parse a getNewsByColumns answer (JSON or JSONP).
+
+    ``code`` arrives as ``1`` or ``"1"``; anything else is an error answer such
+    as ``{"code":0,"message":"Required String parameter 'req_trace' is not present"}``.
+    """
+    try:
+        doc = _loads_json_or_jsonp(text)
+    except ValueError as exc:
+        return ListPage(ok=False, error=f"not JSON: {exc}")
+    if not isinstance(doc, dict):
+        return ListPage(ok=False, error="answer is not an object")
+    if _str(doc.get("code")) != "1":
+        return ListPage(ok=False, error=f"code {doc.get('code')!r}: {_str(doc.get('message'))}")
+    data = doc.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("list"), list):
+        return ListPage(ok=False, error="no data.list in answer")
+    total_raw = _str(data.get("totle_hits", data.get("total_hits")))
+    page = ListPage(ok=True, total=int(total_raw) if total_raw.isdigit() else None)
+    for raw in data["list"]:
+        entry, reason = parse_list_entry(raw)
+        if entry is None:
+            page.rejected.append((json.dumps(raw, ensure_ascii=False)[:2000], reason))
+        else:
+            page.entries.append(entry)
+    return page
+
+
+# --- article page --------------------------------------------------------
+
+
+@dataclass
+class PageArticle:
+    """What the article page gives. ``published`` is "YYYY-MM-DD HH:MM:SS"."""
+
+    title: str = ""
+    published: str = ""
+    media: str = ""
+    summary: str = ""
+    body_html: str = ""
+    template: str = ""  # "current" | "old"
+
+
+def _text(sel: Selector, css: str) -> str:
+    return " ".join(t.strip() for t in sel.css(css + " ::text").getall() if t.strip())
+
+
+def _page_time(text: str) -> str:
+    m = PAGE_TIME_RE.search(text)
+    if not m:
+        return ""
+    y, mo, d, h, mi, s = m.groups()
+    return f"{y}-{int(mo):02d}-{int(d):02d} {int(h):02d}:{mi}:{s or '00'}"
+
+
+def _media(text: str) -> str:
+    # "来源：中国经济网" (full-width colon, sometimes a half-width one)
+    m = re.search(r"来源\s*[：:]\s*(.+)", text)
+    return m.group(1).strip() if m else ""
+
+
+def _media_from_items(items: list[str]) -> str:
+    """The source among the ``div.infos div.item`` texts.
+
+    Usually "来源：中国经济网"; some pages show the bare name
+    (``<div class="item">界面新闻</div>``) or an extra "作者：…" item.
+    """
+    for text in items:
+        if _media(text):
+            return _media(text)
+    for text in items:
+        if text and not _page_time(text) and not re.match(r"^(作者|编辑|责任编辑)\s*[：:]", text):
+            return text.strip()
+    return ""
+
+
+def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, str]:
+    """Article page -> (fields, "") or (None, reason).
+
+    Current template (2022-): ``div.title``, ``div.tipbox div.infos div.item``
+    (time, source), ``div.abstract div.txt``, ``div.txtinfos#ContentBody``.
+    Older template: ``div.newsContent > h1``, ``div.Info div.time``,
+    ``div.source``, ``div.b-review``, ``div#ContentBody.Body``.
+    The body is returned raw (editor line, ads and all); cleaning is a
+    pipeline's job.
+    """
+    try:
+        sel = Selector(text=html)
+    except Exception as exc:  # lxml refuses some garbage
+        return None, f"unparseable HTML: {exc}"
+    body = sel.css("#ContentBody")
+    if not body:
+        return None, "no #ContentBody"
+    body_html = "".join(body[0].xpath("node()").getall())
+    if sel.css("div.newsContent"):
+        page = PageArticle(
+            title=_text(sel, "div.newsContent > h1"),
+            published=_page_time(_text(sel, "div.Info div.time")),
+            media=_media(_text(sel, "div.Info div.source")),
+            summary=_text(sel, "div.b-review"),
+            body_html=body_html,
+            template="old",
+        )
+    else:
+        items = [_text(s, "") for s in sel.css("div.tipbox div.infos div.item")]
+        page = PageArticle(
+            title=_text(sel, "div.contentwrap div.title") or _text(sel, "div.title"),
+            published=next((_page_time(t) for t in items if _page_time(t)), ""),
+            media=_media_from_items(items),
+            summary=_text(sel, "div.abstract div.txt"),
+            body_html=body_html,
+            template="current",
+        )
+    return page, ""
+
+
+# --- Choice text API -----------------------------------------------------
+
+
+@dataclass
+class ChoiceText:
+    text: str = ""  # body HTML
+    content: str = ""  # plain text, paragraphs start with "　　"
+    title: str = ""
+    published: str = ""
+    media: str = ""
+
+
+def parse_choice_text(text: str, url: str = "") -> tuple[ChoiceText | None, str]:
+    """GetNewsText.do answer -> (fields, "") or (None, reason); empty ``text`` is a reason."""
+    try:
+        doc = _loads_json_or_jsonp(text)
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+    if not isinstance(doc, dict):
+        return None, "answer is not an object"
+    # Some answers wrap the fields in "data" (inferred); accept both.
+    if isinstance(doc.get("data"), dict) and "text" not in doc:
+        doc = doc["data"]
+    show_time = _str(doc.get("showTime"))
+    result = ChoiceText(
+        text=_str(doc.get("text")),
+        content=_str(doc.get("content")),
+        title=_str(doc.get("title")),
+        published=show_time if SHOW_TIME_RE.match(show_time) else "",
+        media=_str(doc.get("mediaName")),
+    )
+    if not result.text.strip():
+        return None, "empty Choice text"
+    return result, ""

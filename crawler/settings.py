@@ -1,0 +1,86 @@
+"""Scrapy settings for finews.
+
+Every finews option is a Scrapy setting named ``FINEWS_*``; its default is here
+and it is read in one place, :class:`crawler.config.FinewsConfig`. Override on
+the command line (``scrapy crawl columns -s FINEWS_COLUMNS=350,351``) or through
+the Make variables (``make crawl COLUMNS=350,351``).
+"""
+
+BOT_NAME = "finews"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- finews options -------------------------------------------------------
+# Where the archive lives: Jekyll source, posts, WARC snapshots, database.
+FINEWS_ARCHIVE_DIR = "archive"
+# When set (e.g. "http://127.0.0.1:8765"), every request to an eastmoney.com
+# host goes to this origin with the same path and query; posts, snapshots and
+# the database keep the canonical Eastmoney URLs. Used by tests, demos, mirrors.
+FINEWS_UPSTREAM = ""
+# Column ids crawled by `scrapy crawl columns` (comma list or Python list).
+FINEWS_COLUMNS = "344,345,350,351,353"
+# Entries per list request (the site uses 20; the API accepts up to 200).
+FINEWS_PAGE_SIZE = 50
+# Stop paging a column after this many pages (0 = no cap).
+FINEWS_MAX_PAGES = 0
+# Prefix of the site links in post footers ("" = site-relative links).
+FINEWS_SITE_URL = ""
+# Share link written into each post; {info_code} is replaced.
+FINEWS_SHARE_URL = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode={info_code}"
+# Where article bodies come from first: "page" (article page, Choice text API
+# as fallback) or "choice" (Choice text API, article page as fallback).
+FINEWS_BODY_SOURCE = "page"
+# Stop paging a column at the first page whose articles are all archived.
+FINEWS_INCREMENTAL = True
+
+# --- Scrapy: politeness for the real site ---------------------------------
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/json,application/xhtml+xml,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
+    "Referer": "https://finance.eastmoney.com/",
+}
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# 404s reach the spider: a missing article page falls back to the Choice text.
+HTTPERROR_ALLOWED_CODES = [404]
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Runs after the redirect middleware on the way out (higher number = closer
+    # to the downloader), so redirected requests are rewritten too.
+    "crawler.middlewares.UpstreamOverrideMiddleware": 950,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.validate.ValidatePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.clean.CleanPipeline": 300,
+    "pipelines.snapshot.SnapshotPipeline": 400,
+    "pipelines.post.PostPipeline": 500,
+    "pipelines.index.IndexPipeline": 600,
+}
+
+EXTENSIONS = {
+    "crawler.extensions.CrawlRunRecorder": 500,
+}

@@ -1,0 +1,173 @@
+"""Routing shared by the spiders: how an article's body is fetched.
+
+An article is tried at its first body source (``FINEWS_BODY_SOURCE``: the
+article page, or the Choice text API) and, when that fails, at the other one;
+every response is kept on the item for the snapshot. When neither gives a
+body, a :class:`~crawler.items.Failure` is yielded, never a silent gap.
+
+Stats: ``finews/article/page_failed``, ``finews/article/choice_failed``,
+``finews/article/fallback``, ``finews/article/no_body``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure as TwistedFailure
+
+from crawler.clock import utc_now
+from crawler.config import FinewsConfig
+from crawler.database import archived_columns, connect
+from crawler.items import Article, Failure, Fetched
+from crawler.middlewares import canonical_url
+from crawler.parsers import eastmoney as em
+
+
+def fetched(response: Response) -> Fetched:
+    """The response as it will be snapshotted (canonical URL, exact bytes)."""
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, values in response.headers.items()
+        for v in values
+    ]
+    return Fetched(
+        url=canonical_url(response),
+        status=response.status,
+        headers=headers,
+        body=response.body,
+        fetched_at=response.meta.get("finews_fetched_at") or utc_now(),
+    )
+
+
+class ArchiveSpider(scrapy.Spider):
+    """Base of the finews spiders: config, archive lookups, body routing."""
+
+    cfg: FinewsConfig
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.cfg = FinewsConfig.from_settings(crawler.settings)
+        spider._db = None
+        return spider
+
+    # --- archive lookups (the database is the crawler's memory) ---------
+    def archived(self, info_codes: list[str]) -> dict[str, list[int]]:
+        if self._db is None:
+            self._db = connect(self.cfg.db_path)
+        return archived_columns(self._db, info_codes)
+
+    def closed(self, reason: str) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    def inc(self, key: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"finews/{key}", count)
+
+    # --- article body routing --------------------------------------------
+    def body_order(self) -> list[str]:
+        return ["page", "choice"] if self.cfg.body_source == "page" else ["choice", "page"]
+
+    def finish(self, article: Article) -> None:
+        """An article got its body and is about to be yielded."""
+        article.fetched_at = utc_now()
+        article.columns = [em.column_name(c) for c in sorted(set(article.column_ids))]
+        self.on_article(article)
+
+    def on_article(self, article: Article) -> None:
+        """Hook for subclasses that track what was emitted."""
+
+    def body_request(
+        self, article: Article, sources: list[str], page_url: str = ""
+    ) -> scrapy.Request:
+        """Request the article's body from ``sources[0]``; the rest are fallbacks.
+
+        ``page_url`` is the article page to fetch when it is not the canonical
+        one (a legacy ``/news/1<column>,<code>.html`` URL, which redirects).
+        """
+        source = sources[0]
+        if source == "page":
+            url, callback = page_url or em.article_url(article.code), self.parse_page
+        else:
+            url, callback = em.choice_text_url(article.info_code), self.parse_choice
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.body_errback,
+            meta={"article": article, "sources": sources, "source": source},
+            # Articles wait behind list pages, so a list is read before its
+            # articles (an article in two columns is seen in both first).
+            priority=-1,
+            dont_filter=True,
+        )
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        article: Article = response.meta["article"]
+        article.body_responses.append(fetched(response))
+        if response.status != 200:
+            reason = f"article page HTTP {response.status}"
+        else:
+            page, reason = em.parse_article_page(response.text, response.url)
+            if page is not None:
+                article.title = article.title or page.title
+                article.published = article.published or page.published
+                article.media = article.media or page.media
+                article.summary = article.summary or page.summary
+                article.body_html = page.body_html
+                article.body_source = "page"
+                self.finish(article)
+                yield article
+                return
+        self.inc("article/page_failed")
+        yield from self.next_source(response.meta, article, reason)
+
+    def parse_choice(self, response: Response) -> Iterator[Any]:
+        article: Article = response.meta["article"]
+        article.body_responses.append(fetched(response))
+        if response.status != 200:
+            reason = f"Choice text HTTP {response.status}"
+        else:
+            text, reason = em.parse_choice_text(response.text, response.url)
+            if text is not None:
+                article.title = article.title or text.title
+                article.published = article.published or text.published
+                article.media = article.media or text.media
+                article.body_html = text.text
+                article.body_source = "choice"
+                self.finish(article)
+                yield article
+                return
+        self.inc("article/choice_failed")
+        yield from self.next_source(response.meta, article, reason)
+
+    def next_source(self, meta: dict[str, Any], article: Article, reason: str) -> Iterator[Any]:
+        """Fall back to the next body source, or record that there is no body."""
+        sources: list[str] = meta["sources"][1:]
+        reasons: list[str] = meta.get("reasons", []) + [reason]
+        if sources:
+            self.inc("article/fallback")
+            request = self.body_request(article, sources)
+            request.meta["reasons"] = reasons
+            yield request
+            return
+        self.inc("article/no_body")
+        yield Failure(
+            stage="article",
+            reason="no body: " + "; ".join(reasons),
+            url=em.article_url(article.code),
+            info_code=article.info_code,
+            responses=list(article.list_responses) + list(article.body_responses),
+        )
+
+    def body_errback(self, failure: TwistedFailure) -> Iterator[Any]:
+        request = failure.request
+        article: Article = request.meta["article"]
+        reason = f"{request.meta['source']} request failed: {failure.getErrorMessage()[:200]}"
+        self.logger.warning("%s: %s", article.info_code, reason)
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            article.body_responses.append(fetched(response))
+        yield from self.next_source(request.meta, article, reason)

@@ -1,0 +1,51 @@
+"""Dedupe by infoCode, within a run and across runs (the database is the memory).
+
+The spiders already avoid requesting archived articles; this stage is the
+guarantee: an article reaches the writers at most once per run, and an
+archived one only when it is fetched again on purpose (``Article.refresh``).
+
+Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/dedupe/dropped_in_run``,
+``finews/dedupe/dropped_archived``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.config import FinewsConfig
+from crawler.database import archived_columns, connect
+from crawler.items import Article
+
+
+class DedupePipeline:
+    def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
+        self.stats = crawler.stats
+        self.cfg = cfg
+        self.seen: set[str] = set()
+        self.db = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        return cls(crawler, FinewsConfig.from_settings(crawler.settings))
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.db = connect(self.cfg.db_path)
+
+    def close_spider(self, spider: Any = None) -> None:
+        if self.db is not None:
+            self.db.close()
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        if item.info_code in self.seen and not item.refresh:
+            self.stats.inc_value("finews/dedupe/dropped_in_run")
+            raise DropItem(f"{item.info_code} already archived in this run", log_level="DEBUG")
+        if not item.refresh and archived_columns(self.db, [item.info_code]):
+            self.stats.inc_value("finews/dedupe/dropped_archived")
+            raise DropItem(f"{item.info_code} is already archived", log_level="DEBUG")
+        self.seen.add(item.info_code)
+        return item

@@ -1,0 +1,133 @@
+"""SQLite index: one ``articles`` row per article (FTS5 trigram kept by
+triggers), a ``failures`` row per recorded failure.
+
+Rows are upserted by ``info_code`` in batches, each batch in one transaction;
+this is the last stage, so a row means the snapshot and the post are on disk.
+A successful article marks earlier failures of the same infoCode resolved.
+
+Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats: ``finews/index/archived``
+(new rows), ``finews/index/updated``, ``finews/index/failures``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.clock import utc_now
+from crawler.config import FinewsConfig
+from crawler.database import connect
+from crawler.items import Article, Failure
+from pipelines.post import category_slug
+
+
+def published_iso(published: str) -> str:
+    """ "2022-06-14 10:45:40" (Beijing) -> "2022-06-14T10:45:40+08:00"."""
+    return published.replace(" ", "T") + "+08:00"
+
+
+def article_row(article: Article) -> dict[str, Any]:
+    return {
+        "info_code": article.info_code,
+        "code": article.code,
+        "title": article.title,
+        "published_at": published_iso(article.published),
+        "media": article.media,
+        "category": category_slug(article.media),
+        "columns": json.dumps(article.columns, ensure_ascii=False),
+        "column_ids": json.dumps(sorted(set(article.column_ids))),
+        "summary": article.summary,
+        "body_markdown": article.body_markdown,
+        "body_text": article.body_text,
+        "body_source": article.body_source,
+        "stocks": json.dumps(article.stocks),
+        "source_url": article.source_url,
+        "share_url": article.share_url,
+        "post_path": article.post_path,
+        "snapshot": article.snapshot,
+        "content_sha256": article.content_sha256,
+        "fetched_at": article.fetched_at,
+    }
+
+
+def failure_row(failure: Failure, run_id: int | None, at: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "at": at,
+        "stage": failure.stage,
+        "reason": failure.reason[:2000],
+        "url": failure.url[:2000],
+        "info_code": failure.info_code[:40],
+        "detail": failure.detail[:4000],
+        "snapshot": failure.snapshot,
+        "resolved_at": None,
+    }
+
+
+def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Upsert rows in one transaction; returns (inserted, updated)."""
+    codes = [r["info_code"] for r in rows]
+    marks = ",".join("?" * len(codes))
+    existing = {
+        code
+        for (code,) in db.execute(
+            f"SELECT info_code FROM articles WHERE info_code IN ({marks})", codes
+        ).fetchall()
+    }
+    now = rows[-1]["fetched_at"]
+    with db.atomic():
+        for row in rows:
+            if row["info_code"] not in existing:
+                row = dict(row, first_seen_at=row["fetched_at"])
+            db["articles"].upsert(row, pk="info_code")
+        db.execute(
+            f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
+            [now, *codes],
+        )
+    inserted = len(set(codes) - existing)
+    return inserted, len(set(codes)) - inserted
+
+
+class IndexPipeline:
+    def __init__(self, crawler: Crawler, cfg: FinewsConfig, batch: int) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.cfg = cfg
+        self.batch = batch
+        self.pending: list[dict[str, Any]] = []
+        self.db = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
+        batch = crawler.settings.getint("FINEWS_DB_BATCH", 100)
+        return cls(crawler, FinewsConfig.from_settings(crawler.settings), max(1, batch))
+
+    def open_spider(self, spider: Any = None) -> None:
+        self.db = connect(self.cfg.db_path)
+
+    def close_spider(self, spider: Any = None) -> None:
+        self.flush()
+        self.db.close()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        inserted, updated = upsert_articles(self.db, self.pending)
+        self.stats.inc_value("finews/index/archived", inserted)
+        self.stats.inc_value("finews/index/updated", updated)
+        self.pending = []
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            self.pending.append(article_row(item))
+            if len(self.pending) >= self.batch:
+                self.flush()
+        elif isinstance(item, Failure):
+            now = utc_now()
+            run_id = self.stats.get_value("finews/run_id")
+            with self.db.atomic():
+                self.db["failures"].insert(failure_row(item, run_id, now))
+            self.stats.inc_value("finews/index/failures")
+        return item

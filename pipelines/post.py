@@ -1,0 +1,156 @@
+"""Markdown posts with Jekyll front matter, the continuation of the existing archive.
+
+``_posts/YYYY/MM/YYYY-MM-DD-<infoCode>.md``: front matter whose first five keys
+reproduce the existing archive's posts (``layout``, ``title`` always
+double-quoted, ``date`` with ``+0800``, ``categories`` = the media's pinyin slug,
+``tags`` = media + 新闻), then finews's keys; the body as Markdown; the
+archive's footer (share link, back links). Also ``category/<slug>.html`` for
+each media. YAML is emitted by PyYAML; files are written atomically and only
+when their bytes change.
+
+Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL. Stats: ``finews/post/written``,
+``finews/post/unchanged``, ``finews/post/categories``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from scrapy.crawler import Crawler
+from xpinyin import Pinyin
+
+from crawler.config import FinewsConfig
+from crawler.files import atomic_write, inside
+from crawler.items import Article
+from crawler.skeleton import ensure_skeleton
+from pipelines.markdown import html_to_markdown
+
+_PINYIN = Pinyin()
+# Characters kept in a slug besides letters and digits: the existing archive
+# kept "·" (上海证券报·中国证券网 -> shanghaizhengquanbao·zhongguozhengquanwang).
+_SLUG_DROP = re.compile(r"[^\w·]", re.UNICODE)
+
+
+class DoubleQuoted(str):
+    """A string PyYAML must emit in double quotes (the archive's titles)."""
+
+
+class PostDumper(yaml.SafeDumper):
+    pass
+
+
+def _double_quoted(dumper: yaml.SafeDumper, value: DoubleQuoted) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+
+
+PostDumper.add_representer(DoubleQuoted, _double_quoted)
+
+
+@lru_cache(maxsize=4096)
+def category_slug(media: str) -> str:
+    """The existing archive's category: xpinyin pinyin of the media, ``-`` removed.
+
+    Spaces, slashes, dots and other punctuation are dropped as well, so the
+    slug is one Jekyll category and a safe file name.
+    """
+    slug = _SLUG_DROP.sub("", _PINYIN.get_pinyin(media).replace("-", ""))
+    return slug or "unknown"
+
+
+def post_relpath(info_code: str, published: str) -> str:
+    y, m, d = published[:4], published[5:7], published[8:10]
+    return f"_posts/{y}/{m}/{y}-{m}-{d}-{info_code}.md"
+
+
+def front_matter(article: Article) -> dict[str, Any]:
+    slug = category_slug(article.media)
+    return {
+        "layout": "post",
+        "title": DoubleQuoted(article.title),
+        "date": f"{article.published} +0800",
+        "categories": slug,
+        "tags": f"{article.media}新闻",
+        "info_code": article.info_code,
+        "source": article.media,
+        "source_url": article.source_url,
+        "share_url": article.share_url,
+        "columns": list(article.columns),
+        "summary": article.summary,
+        "stocks": list(article.stocks),
+        "render_with_liquid": False,
+    }
+
+
+def dump_front_matter(data: dict[str, Any]) -> str:
+    return yaml.dump(
+        data,
+        Dumper=PostDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1_000_000,
+    )
+
+
+def _link_text(text: str) -> str:
+    # Link text in the footer: escape what would end or format the link.
+    return re.sub(r"([\\\[\]*_`<>{}|])", r"\\\1", text)
+
+
+def render_post(article: Article, site_url: str) -> str:
+    """The whole post file. ``article.body_markdown`` must be set."""
+    slug = category_slug(article.media)
+    footer = (
+        f"[返回{_link_text(article.media)}新闻]({site_url}/category/{slug}.html)"
+        f"｜[返回首页]({site_url}/)"
+    )
+    body = article.body_markdown.strip("\n")
+    return f"---\n{dump_front_matter(front_matter(article))}---\n{body}\n\n{article.share_url}\n\n{footer}\n"
+
+
+def render_category_page(media: str) -> str:
+    data = {"layout": "category", "title": f"{media}新闻", "category": category_slug(media)}
+    return f"---\n{dump_front_matter(data)}---\n"
+
+
+class PostPipeline:
+    """Sets ``body_markdown`` and ``post_path``; writes the post and category page."""
+
+    def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
+        self.stats = crawler.stats
+        self.root = cfg.archive_dir
+        self.site_url = cfg.site_url
+        self.categories_done: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PostPipeline:
+        return cls(crawler, FinewsConfig.from_settings(crawler.settings))
+
+    def open_spider(self, spider: Any = None) -> None:
+        # A new archive directory gets the site skeleton (config, layouts).
+        ensure_skeleton(self.root)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        item.body_markdown = html_to_markdown(item.clean_html)
+        item.post_path = post_relpath(item.info_code, item.published)
+        text = render_post(item, self.site_url)
+        if atomic_write(inside(self.root, item.post_path), text.encode("utf-8")):
+            self.stats.inc_value("finews/post/written")
+        else:
+            self.stats.inc_value("finews/post/unchanged")
+        self.write_category(item.media)
+        return item
+
+    def write_category(self, media: str) -> None:
+        slug = category_slug(media)
+        if slug in self.categories_done:
+            return
+        page = inside(self.root, f"category/{slug}.html")
+        if atomic_write(page, render_category_page(media).encode("utf-8")):
+            self.stats.inc_value("finews/post/categories")
+        self.categories_done.add(slug)

@@ -1,0 +1,216 @@
+"""Raw snapshots: every upstream response an article was built from, as WARC.
+
+* list answers: ``raw/lists/YYYY/MM/DD/<sha1>.warc.gz`` (one per list page
+  fetch, written once however many articles it lists);
+* an article: ``raw/articles/YYYY/MM/<infoCode>.warc.gz`` holding a
+  ``metadata`` record (columns, the list snapshots it came from, the fields
+  that came from the list) and a ``response`` record per body response (page,
+  Choice text, failed attempts too). A refresh appends to the same file, so
+  the file is the article's whole history;
+* failures: ``raw/failures/YYYY/MM/DD/<sha1>.warc.gz``.
+
+Bodies are kept byte for byte as Scrapy received them (after transfer
+decoding: ``Content-Encoding`` is renamed ``X-Archive-Orig-Content-Encoding``).
+Record ids and dates derive from the content, so the same input gives the
+same bytes. The URLs are Eastmoney's canonical ones, whatever origin served
+them. The database stores each article's snapshot path: ``make rebuild`` can
+recreate posts and rows from ``raw/`` alone.
+
+Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/snapshot/articles``,
+``finews/snapshot/lists``, ``finews/snapshot/failures``, ``finews/snapshot/bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from crawler.config import FinewsConfig
+from crawler.files import atomic_write, inside
+from crawler.items import Article, Failure, Fetched
+
+_NS = uuid.UUID("6f1d3c1e-8b0e-4c55-9d2a-6e1e3f0a5b7c")
+_DROP_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+METADATA_URI = "urn:finews:article:{info_code}"
+
+
+def _warc_date(fetched_at: str) -> str:
+    return fetched_at if fetched_at.endswith("Z") else fetched_at + "Z"
+
+
+def _record_id(*parts: str | bytes) -> str:
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode())
+        h.update(b"\0")
+    return f"<urn:uuid:{uuid.uuid5(_NS, h.hexdigest())}>"
+
+
+def _http_headers(resp: Fetched) -> StatusAndHeaders:
+    headers: list[tuple[str, str]] = []
+    for name, value in resp.headers:
+        if name.lower() == "content-encoding":
+            headers.append(("X-Archive-Orig-Content-Encoding", value))
+        elif name.lower() not in _DROP_HEADERS:
+            headers.append((name, value))
+    headers.append(("Content-Length", str(len(resp.body))))
+    return StatusAndHeaders(f"{resp.status} -", headers, protocol="HTTP/1.1")
+
+
+def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
+    """Gzipped WARC records (metadata first) for ``responses``. Deterministic."""
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    if metadata is not None:
+        payload = json.dumps(metadata, ensure_ascii=False, sort_keys=True, indent=1).encode()
+        uri = METADATA_URI.format(info_code=metadata.get("info_code", ""))
+        record = writer.create_warc_record(
+            uri,
+            "metadata",
+            payload=io.BytesIO(payload),
+            warc_content_type="application/json",
+            warc_headers_dict={
+                "WARC-Record-ID": _record_id("metadata", payload),
+                "WARC-Date": _warc_date(metadata.get("fetched_at") or "1970-01-01T00:00:00Z"),
+            },
+        )
+        writer.write_record(record)
+    for resp in responses:
+        record = writer.create_warc_record(
+            resp.url,
+            "response",
+            payload=io.BytesIO(resp.body),
+            http_headers=_http_headers(resp),
+            warc_headers_dict={
+                "WARC-Record-ID": _record_id(resp.key),
+                "WARC-Date": _warc_date(resp.fetched_at),
+            },
+        )
+        writer.write_record(record)
+    return out.getvalue()
+
+
+@dataclass
+class SnapshotRecord:
+    """A record read back from a snapshot file."""
+
+    type: str
+    url: str
+    date: str
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def read_warc(path: Path) -> Iterator[SnapshotRecord]:
+    """Records of a snapshot file, in order (used by rebuild and tests)."""
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh):
+            status = 0
+            headers: list[tuple[str, str]] = []
+            if rec.http_headers is not None:
+                status = int(rec.http_headers.get_statuscode() or 0)
+                headers = list(rec.http_headers.headers)
+            yield SnapshotRecord(
+                type=rec.rec_type,
+                url=rec.rec_headers.get_header("WARC-Target-URI") or "",
+                date=rec.rec_headers.get_header("WARC-Date") or "",
+                status=status,
+                headers=headers,
+                body=rec.content_stream().read(),
+            )
+
+
+def list_snapshot_path(resp: Fetched) -> str:
+    day = resp.fetched_at[:10].replace("-", "/")
+    return f"raw/lists/{day}/{resp.key}.warc.gz"
+
+
+def article_snapshot_path(article: Article) -> str:
+    y, m = article.published[:4], article.published[5:7]
+    return f"raw/articles/{y}/{m}/{article.info_code}.warc.gz"
+
+
+def failure_snapshot_path(failure: Failure, key: str) -> str:
+    day = (failure.responses[0].fetched_at if failure.responses else "")[:10].replace("-", "/")
+    return f"raw/failures/{day or 'undated'}/{key}.warc.gz"
+
+
+def article_metadata(article: Article, list_paths: list[str]) -> dict[str, Any]:
+    """What the snapshot must hold beyond the responses to rebuild the article."""
+    return {
+        "info_code": article.info_code,
+        "code": article.code,
+        "column_ids": sorted(set(article.column_ids)),
+        "list_snapshots": list_paths,
+        "body_source": article.body_source,
+        "fetched_at": article.fetched_at,
+        # From the list answer (or the page when there was none); kept so a
+        # rebuild does not depend on finding the entry in a list snapshot.
+        "title": article.title,
+        "published": article.published,
+        "media": article.media,
+        "summary": article.summary,
+        "refresh": article.refresh,
+    }
+
+
+class SnapshotPipeline:
+    """Writes WARC snapshots; sets ``Article.snapshot`` / ``Failure.snapshot``."""
+
+    def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
+        self.crawler = crawler
+        self.root = cfg.archive_dir
+        self.lists_written: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SnapshotPipeline:
+        return cls(crawler, FinewsConfig.from_settings(crawler.settings))
+
+    def _inc(self, key: str, n: int = 1) -> None:
+        self.crawler.stats.inc_value(f"finews/snapshot/{key}", n)
+
+    def _write(self, relpath: str, data: bytes) -> None:
+        if atomic_write(inside(self.root, relpath), data):
+            self._inc("bytes", len(data))
+
+    def write_list(self, resp: Fetched) -> str:
+        relpath = list_snapshot_path(resp)
+        if resp.key not in self.lists_written:
+            if not inside(self.root, relpath).exists():
+                self._write(relpath, warc_bytes([resp]))
+                self._inc("lists")
+            self.lists_written.add(resp.key)
+        return relpath
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            list_paths = [self.write_list(r) for r in item.list_responses]
+            relpath = article_snapshot_path(item)
+            data = warc_bytes(item.body_responses, article_metadata(item, list_paths))
+            path = inside(self.root, relpath)
+            if item.refresh and path.exists():
+                # Appending whole gzip members keeps one valid WARC file.
+                old = path.read_bytes()
+                data = old + data if not old.endswith(data) else old
+            self._write(relpath, data)
+            item.snapshot = relpath
+            self._inc("articles")
+        elif isinstance(item, Failure) and item.responses:
+            key = hashlib.sha1(b"".join(r.key.encode() for r in item.responses)).hexdigest()
+            relpath = failure_snapshot_path(item, key)
+            self._write(relpath, warc_bytes(item.responses))
+            item.snapshot = relpath
+            self._inc("failures")
+        return item

@@ -1,0 +1,66 @@
+"""Validate: an article needs a well-formed infoCode, a title, a date and a body.
+
+An article that fails is not dropped silently: it becomes a
+:class:`~crawler.items.Failure` (stage ``validate``) that the later stages
+snapshot and record in the ``failures`` table.
+
+Stats: ``finews/validate/ok``, ``finews/validate/invalid``,
+``finews/validate/invalid/<reason>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.items import Article, Failure
+from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, SHOW_TIME_RE
+
+UNKNOWN_MEDIA = "未知来源"
+
+
+def problems(article: Article) -> list[str]:
+    """Why this article cannot be archived (empty when it can)."""
+    found = []
+    if not INFO_CODE_RE.match(article.info_code) or article.info_code[2:] != article.code:
+        found.append("bad_info_code")
+    if not CODE_RE.match(article.code):
+        found.append("bad_code")
+    if not article.title.strip():
+        found.append("missing_title")
+    if not SHOW_TIME_RE.match(article.published):
+        found.append("missing_date")
+    if not article.body_html.strip():
+        found.append("missing_body")
+    return found
+
+
+class ValidatePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        found = problems(item)
+        if not found:
+            item.title = " ".join(item.title.split())
+            item.media = item.media.strip() or UNKNOWN_MEDIA
+            self.stats.inc_value("finews/validate/ok")
+            return item
+        self.stats.inc_value("finews/validate/invalid")
+        for reason in found:
+            self.stats.inc_value(f"finews/validate/invalid/{reason}")
+        return Failure(
+            stage="validate",
+            reason=", ".join(found),
+            url=item.source_url,
+            info_code=item.info_code if "bad_info_code" not in found else "",
+            detail=f"info_code={item.info_code[:60]!r} title={item.title[:200]!r}",
+            responses=item.list_responses + item.body_responses,
+        )

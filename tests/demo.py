@@ -1,0 +1,82 @@
+"""`make demo`: start the local replica, crawl it into a scratch archive, say where things are.
+
+python -m tests.demo [--dir build/demo] [--site]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.replica.server import Replica
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def crawl(archive: Path, upstream: str, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [
+        str(Path(sys.executable).parent / "scrapy"),
+        "crawl",
+        "columns",
+        "-s",
+        f"FINEWS_ARCHIVE_DIR={archive}",
+        "-s",
+        f"FINEWS_UPSTREAM={upstream}",
+        # The replica is local: no politeness delay needed.
+        "-s",
+        "DOWNLOAD_DELAY=0",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=False",
+        "-s",
+        "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+        "-s",
+        "LOG_LEVEL=INFO",
+        *extra,
+    ]
+    return subprocess.run(cmd, cwd=ROOT, check=False)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dir", default="build/demo", help="scratch directory (wiped)")
+    ap.add_argument("--site", action="store_true", help="also build the Jekyll site")
+    args = ap.parse_args()
+    scratch = (ROOT / args.dir).resolve()
+    shutil.rmtree(scratch, ignore_errors=True)
+    archive = scratch / "archive"
+    with Replica() as replica:
+        print(f"replica of the upstream at {replica.url}")
+        result = crawl(archive, replica.url)
+        if result.returncode != 0:
+            print(f"crawl failed with exit code {result.returncode}", file=sys.stderr)
+            return result.returncode
+    db = sqlite3.connect(archive / "finews.db")
+    articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    failures = db.execute("SELECT stage, reason, url FROM failures").fetchall()
+    posts = sorted((archive / "_posts").rglob("*.md"))
+    print()
+    print(f"archived {articles} articles into {archive}")
+    print(f"  posts:     {archive / '_posts'} ({len(posts)} files)")
+    print(f"  snapshots: {archive / 'raw'}")
+    print(f"  database:  {archive / 'finews.db'}")
+    print(f"  recorded failures: {len(failures)}")
+    for stage, reason, url in failures:
+        print(f"    [{stage}] {reason} {url}")
+    if args.site:
+        out = scratch / "_site"
+        subprocess.run(
+            ["jekyll", "build", "--safe", "-q", "-s", str(archive), "-d", str(out)],
+            check=True,
+            env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+        )
+        print(f"  site:      {out}/index.html")
+    print(f"browse:  .venv/bin/datasette {archive / 'finews.db'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
