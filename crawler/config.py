@@ -38,6 +38,9 @@ class FinewsConfig:
     share_url: str
     body_source: str
     incremental: bool
+    failure_retry_hours: float
+    failure_max_tries: int
+    db_batch: int
 
     @property
     def db_path(self) -> Path:
@@ -71,6 +74,9 @@ class FinewsConfig:
             share_url=share_url,
             body_source=body_source,
             incremental=settings.getbool("FINEWS_INCREMENTAL", True),
+            failure_retry_hours=settings.getfloat("FINEWS_FAILURE_RETRY_HOURS", 6.0),
+            failure_max_tries=max(1, settings.getint("FINEWS_FAILURE_MAX_TRIES", 3)),
+            db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -109,3 +109,22 @@ def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> di
             except (ValueError, TypeError):
                 found[info_code] = []
     return found
+
+
+def failed_recently(
+    db: sqlite_utils.Database, info_codes: Iterable[str], since: str, max_tries: int
+) -> set[str]:
+    """infoCodes not to request now: a failure recorded after ``since``
+    (ISO UTC), or ``max_tries`` unresolved failures (given up)."""
+    codes = list(dict.fromkeys(info_codes))
+    skip: set[str] = set()
+    for start in range(0, len(codes), 500):
+        chunk = codes[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"""SELECT info_code, count(*), max(at) FROM failures
+                WHERE resolved_at IS NULL AND info_code IN ({marks}) GROUP BY info_code""",
+            chunk,
+        ).fetchall()
+        skip.update(code for code, tries, last in rows if tries >= max_tries or last >= since)
+    return skip

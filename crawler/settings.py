@@ -32,6 +32,13 @@ FINEWS_SHARE_URL = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?inf
 FINEWS_BODY_SOURCE = "page"
 # Stop paging a column at the first page whose articles are all archived.
 FINEWS_INCREMENTAL = True
+# An article whose fetch failed is tried again on a later run, no sooner than
+# this many hours after its last failure, and given up after this many tries
+# (each failure stays in the `failures` table).
+FINEWS_FAILURE_RETRY_HOURS = 6.0
+FINEWS_FAILURE_MAX_TRIES = 3
+# Database rows written per transaction.
+FINEWS_DB_BATCH = 100
 
 # --- Scrapy: politeness for the real site ---------------------------------
 USER_AGENT = (

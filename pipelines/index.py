@@ -101,8 +101,8 @@ class IndexPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
-        batch = crawler.settings.getint("FINEWS_DB_BATCH", 100)
-        return cls(crawler, FinewsConfig.from_settings(crawler.settings), max(1, batch))
+        cfg = FinewsConfig.from_settings(crawler.settings)
+        return cls(crawler, cfg, cfg.db_batch)
 
     def open_spider(self, spider: Any = None) -> None:
         self.db = connect(self.cfg.db_path)

@@ -12,6 +12,7 @@ Stats: ``finews/article/page_failed``, ``finews/article/choice_failed``,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
@@ -20,7 +21,7 @@ from twisted.python.failure import Failure as TwistedFailure
 
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
-from crawler.database import archived_columns, connect
+from crawler.database import archived_columns, connect, failed_recently
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
@@ -55,10 +56,22 @@ class ArchiveSpider(scrapy.Spider):
         return spider
 
     # --- archive lookups (the database is the crawler's memory) ---------
-    def archived(self, info_codes: list[str]) -> dict[str, list[int]]:
+    @property
+    def db(self) -> Any:
         if self._db is None:
             self._db = connect(self.cfg.db_path)
-        return archived_columns(self._db, info_codes)
+        return self._db
+
+    def archived(self, info_codes: list[str]) -> dict[str, list[int]]:
+        """Archived articles among ``info_codes``, with their column ids."""
+        return archived_columns(self.db, info_codes)
+
+    def failed_recently(self, info_codes: list[str]) -> set[str]:
+        """Articles that failed too recently (or too often) to request again now."""
+        since = datetime.now(UTC) - timedelta(hours=self.cfg.failure_retry_hours)
+        return failed_recently(
+            self.db, info_codes, since.strftime("%Y-%m-%dT%H:%M:%SZ"), self.cfg.failure_max_tries
+        )
 
     def closed(self, reason: str) -> None:
         if self._db is not None:

@@ -9,10 +9,10 @@ all archived.
 
 Arguments: ``-a columns=350,351`` (default ``FINEWS_COLUMNS``), ``-a pages=N``.
 Settings: FINEWS_COLUMNS, FINEWS_PAGE_SIZE, FINEWS_MAX_PAGES, FINEWS_INCREMENTAL,
-FINEWS_BODY_SOURCE.
+FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES.
 Stats: ``finews/list/pages``, ``finews/list/entries``, ``finews/list/cfh_skipped``,
 ``finews/list/rejected``, ``finews/list/errors``, ``finews/list/stopped_archived``,
-``finews/dedupe/archived``, ``finews/dedupe/in_run``, ``finews/article/requested``,
+``finews/dedupe/archived``, ``finews/dedupe/in_run``, ``finews/dedupe/failed_recently``, ``finews/article/requested``,
 ``finews/article/new_column``.
 """
 
@@ -101,13 +101,19 @@ class ColumnsSpider(ArchiveSpider):
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
         self.inc("list/entries", len(result.entries))
-        archived = self.archived([e.info_code for e in entries])
+        codes = [e.info_code for e in entries]
+        archived = self.archived(codes)
+        failed = self.failed_recently([c for c in codes if c not in archived])
         for entry in entries:
+            if entry.info_code in failed and entry.info_code not in self.seen:
+                self.inc("dedupe/failed_recently")
+                continue
             request = self.route_entry(entry, column, archived, snap)
             if request is not None:
                 yield request
-        all_archived = bool(entries) and all(e.info_code in archived for e in entries)
-        if self.should_continue(result, column, page_no, all_archived):
+        # Known = archived, or failed too recently to try again.
+        all_known = bool(entries) and all(c in archived or c in failed for c in codes)
+        if self.should_continue(result, column, page_no, all_known):
             yield self.list_request(column, page_no + 1)
 
     def route_entry(
@@ -156,7 +162,7 @@ class ColumnsSpider(ArchiveSpider):
         return self.body_request(article, self.body_order())
 
     def should_continue(
-        self, result: em.ListPage, column: int, page_no: int, all_archived: bool
+        self, result: em.ListPage, column: int, page_no: int, all_known: bool
     ) -> bool:
         if not result.entries and not result.rejected:
             return False  # past the last page
@@ -164,7 +170,7 @@ class ColumnsSpider(ArchiveSpider):
             return False
         if result.total is not None and page_no * self.cfg.page_size >= result.total:
             return False
-        if self.cfg.incremental and all_archived:
+        if self.cfg.incremental and all_known:
             self.inc("list/stopped_archived")
             self.logger.info(
                 "column %s: page %s holds only archived articles, stop", column, page_no

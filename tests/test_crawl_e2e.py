@@ -1,0 +1,212 @@
+"""End to end: a real `scrapy crawl` subprocess against the replica, then the archive."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sqlite3
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.parsers.eastmoney import COLUMNS
+from pipelines.snapshot import read_warc
+from tests.crawlrun import run_crawl
+from tests.replica.server import Replica
+
+UNSAFE = re.compile(r"<script|<iframe|<style|\bon\w+\s*=|javascript:", re.I)
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory):
+    archive = tmp_path_factory.mktemp("e2e") / "archive"
+    with Replica() as replica:
+        first = run_crawl(archive, replica.url, settings={"FINEWS_PAGE_SIZE": "20"})
+        first_requests = replica.requests()
+        replica.reset_log()
+        second = run_crawl(archive, replica.url, settings={"FINEWS_PAGE_SIZE": "20"})
+        second_requests = replica.requests()
+        yield {
+            "archive": archive,
+            "replica": replica,
+            "db": sqlite3.connect(archive / "finews.db"),
+            "first": first,
+            "second": second,
+            "first_requests": first_requests,
+            "second_requests": second_requests,
+        }
+
+
+def archivable(replica: Replica) -> list[dict]:
+    return [
+        a
+        for a in replica.articles
+        if a["np_dst"] != "CFH" and (a["page"] != "404" or a["choice"] == "ok")
+    ]
+
+
+def read_post(path: Path) -> tuple[dict, str, str]:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    head, body = text[4:].split("\n---\n", 1)
+    return yaml.safe_load(head), head, body
+
+
+def test_every_servable_article_is_archived_once(crawled) -> None:
+    db, replica = crawled["db"], crawled["replica"]
+    rows = dict(db.execute("SELECT info_code, title FROM articles").fetchall())
+    expected = {"NW" + a["code"]: a["title"] for a in archivable(replica)}
+    assert rows == expected
+    posts = sorted(p.name for p in (crawled["archive"] / "_posts").rglob("*.md"))
+    assert posts == sorted(f"{a['showTime'][:10]}-NW{a['code']}.md" for a in archivable(replica))
+
+
+def test_article_text_matches_the_upstream(crawled) -> None:
+    db, replica = crawled["db"], crawled["replica"]
+    for a in archivable(replica):
+        body_text, stocks = db.execute(
+            "SELECT body_text, stocks FROM articles WHERE info_code = ?", ["NW" + a["code"]]
+        ).fetchone()
+        assert body_text == a["expected_text"], a["name"]
+        assert json.loads(stocks) == a["expected_stocks"], a["name"]
+
+
+def test_front_matter_continues_the_existing_archive(crawled) -> None:
+    archive, replica = crawled["archive"], crawled["replica"]
+    for a in archivable(replica):
+        day = a["showTime"][:10]
+        post = archive / "_posts" / day[:4] / day[5:7] / f"{day}-NW{a['code']}.md"
+        data, head, body = read_post(post)
+        lines = head.splitlines()
+        assert lines[0] == "layout: post"
+        assert lines[1].startswith('title: "') and lines[1].endswith('"')
+        assert lines[2] == f"date: {a['showTime']} +0800"
+        assert lines[3].startswith("categories: ")
+        assert lines[4] == f"tags: {a['mediaName']}新闻"
+        assert list(data)[:5] == ["layout", "title", "date", "categories", "tags"]
+        assert data["title"] == a["title"]
+        assert data["info_code"] == "NW" + a["code"]
+        assert data["source"] == a["mediaName"]
+        assert data["source_url"] == f"https://finance.eastmoney.com/a/{a['code']}.html"
+        share = f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{a['code']}"
+        assert data["share_url"] == share
+        assert data["columns"] == [COLUMNS[c] for c in sorted(a["columns"])]
+        assert data["stocks"] == a["expected_stocks"]
+        assert data["render_with_liquid"] is False
+        slug = data["categories"]
+        assert body.endswith(
+            f"\n\n{share}\n\n[返回{a['mediaName']}新闻](/category/{slug}.html)｜[返回首页](/)\n"
+        )
+        assert (archive / "category" / f"{slug}.html").exists()
+
+
+def test_known_slugs(crawled) -> None:
+    cats = dict(crawled["db"].execute("SELECT media, category FROM articles").fetchall())
+    assert cats["新华社"] == "xinhuashe"
+    assert cats["上海证券报·中国证券网"] == "shanghaizhengquanbao·zhongguozhengquanwang"
+    assert cats["21世纪经济报道"] == "21shijijingjibaodao"
+
+
+def test_article_in_two_columns_is_one_row_with_both(crawled) -> None:
+    replica = crawled["replica"]
+    (a,) = [a for a in replica.articles if a["name"] == "two_columns"]
+    columns, column_ids = crawled["db"].execute(
+        "SELECT columns, column_ids FROM articles WHERE info_code = ?", ["NW" + a["code"]]
+    ).fetchone()
+    assert json.loads(column_ids) == sorted(a["columns"])
+    assert json.loads(columns) == [COLUMNS[c] for c in sorted(a["columns"])]
+
+
+def test_unservable_article_is_a_recorded_failure(crawled) -> None:
+    db, replica = crawled["db"], crawled["replica"]
+    (a,) = [a for a in replica.articles if a["name"] == "no_body"]
+    rows = db.execute(
+        "SELECT stage, reason, snapshot FROM failures WHERE info_code = ?", ["NW" + a["code"]]
+    ).fetchall()
+    assert len(rows) == 1
+    stage, reason, snapshot = rows[0]
+    assert stage == "article" and "404" in reason and "empty Choice text" in reason
+    assert (crawled["archive"] / snapshot).exists()
+    assert db.execute("SELECT count(*) FROM failures").fetchone()[0] == 1
+
+
+def test_cfh_posts_are_skipped_and_counted(crawled) -> None:
+    db, replica = crawled["db"], crawled["replica"]
+    (a,) = [a for a in replica.articles if a["np_dst"] == "CFH"]
+    assert not db.execute("SELECT 1 FROM articles WHERE code = ?", [a["code"]]).fetchall()
+    stats = json.loads(db.execute("SELECT stats FROM crawl_runs ORDER BY id LIMIT 1").fetchone()[0])
+    assert stats["finews/list/cfh_skipped"] >= 1
+
+
+def test_nothing_unsafe_reaches_posts_or_database(crawled) -> None:
+    for post in (crawled["archive"] / "_posts").rglob("*.md"):
+        assert not UNSAFE.search(post.read_text(encoding="utf-8")), post
+    for row in crawled["db"].execute("SELECT body_markdown, body_text, title FROM articles"):
+        for value in row:
+            assert not UNSAFE.search(value), value[:200]
+
+
+def test_snapshots_hold_the_exact_upstream_bytes(crawled) -> None:
+    archive, replica, db = crawled["archive"], crawled["replica"], crawled["db"]
+    for info_code, snapshot, body_source in db.execute(
+        "SELECT info_code, snapshot, body_source FROM articles"
+    ):
+        records = list(read_warc(archive / snapshot))
+        assert records[0].type == "metadata"
+        meta = json.loads(records[0].body)
+        assert meta["info_code"] == info_code
+        for list_path in meta["list_snapshots"]:
+            assert (archive / list_path).exists()
+        responses = [r for r in records if r.type == "response"]
+        assert responses and all("eastmoney.com" in r.url for r in responses)
+        last = responses[-1]
+        assert last.status == 200
+        if body_source == "page":
+            assert last.url == f"https://finance.eastmoney.com/a/{info_code[2:]}.html"
+            path = f"/a/{info_code[2:]}.html"
+        else:
+            assert last.url.endswith(f"GetNewsText.do?id={info_code}")
+            path = f"/NewsData/GetNewsText.do?id={info_code}"
+        with urllib.request.urlopen(replica.url + path) as resp:
+            assert last.body == resp.read()
+    # Each WARC file is a valid gzip stream.
+    for warc in (archive / "raw").rglob("*.warc.gz"):
+        assert gzip.decompress(warc.read_bytes()).startswith(b"WARC/1.")
+
+
+def test_page_404_falls_back_to_choice(crawled) -> None:
+    replica = crawled["replica"]
+    (a,) = [a for a in replica.articles if a["name"] == "page404_choice_ok"]
+    (source,) = crawled["db"].execute(
+        "SELECT body_source FROM articles WHERE info_code = ?", ["NW" + a["code"]]
+    ).fetchone()
+    assert source == "choice"
+
+
+def test_first_run_is_recorded(crawled) -> None:
+    runs = crawled["db"].execute(
+        "SELECT spider, archived, failures, finish_reason, status FROM crawl_runs ORDER BY id"
+    ).fetchall()
+    n = len(archivable(crawled["replica"]))
+    assert runs[0] == ("columns", n, 1, "finished", "partial")
+
+
+def test_second_crawl_adds_nothing_and_fetches_no_article(crawled) -> None:
+    requests = crawled["second_requests"]
+    paths = [r["path"] for r in requests if r["path"] != "/robots.txt"]
+    assert paths == ["/comm/web/getNewsByColumns"] * 5, paths
+    run = crawled["db"].execute(
+        "SELECT archived, updated, failures, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert run == (0, 0, 0, "ok")
+    assert crawled["db"].execute("SELECT count(*) FROM failures").fetchone()[0] == 1
+
+
+def test_first_crawl_used_req_trace_and_paging(crawled) -> None:
+    lists = [r for r in crawled["first_requests"] if r["path"] == "/comm/web/getNewsByColumns"]
+    assert all(r["query"].get("req_trace") for r in lists)
+    pages_350 = sorted(int(r["query"]["page_index"]) for r in lists if r["query"]["column"] == "350")
+    assert pages_350 == [1, 2]
