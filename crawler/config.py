@@ -41,6 +41,8 @@ class FinewsConfig:
     failure_retry_hours: float
     failure_max_tries: int
     db_batch: int
+    min_coverage: float
+    max_failed_share: float
 
     @property
     def db_path(self) -> Path:
@@ -77,6 +79,8 @@ class FinewsConfig:
             failure_retry_hours=settings.getfloat("FINEWS_FAILURE_RETRY_HOURS", 6.0),
             failure_max_tries=max(1, settings.getint("FINEWS_FAILURE_MAX_TRIES", 3)),
             db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
+            min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
+            max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
     failures INTEGER,
     finish_reason TEXT,
     status TEXT,
+    exit_code INTEGER,
+    reasons TEXT,
     stats TEXT
 );
 CREATE TABLE IF NOT EXISTS failures (

@@ -1,15 +1,22 @@
-"""``CrawlRunRecorder``: a ``crawl_runs`` row per run, opened at start, closed
-with the run's counts, finish reason and status.
+"""Run bookkeeping extensions.
 
-Status: ``ok``; ``partial`` (some failures recorded); ``failed`` (the spider
-did not finish, or list pages failed and nothing was archived).
+``CrawlRunRecorder``: a ``crawl_runs`` row per run, opened at start and closed
+with the run's counts, finish reason, status and exit code (see
+:mod:`crawler.outcome`); then ``<archive>/status.json``, a heartbeat a monitor
+can read. Rows left ``running`` by a killed run are marked ``killed``.
+Settings: FINEWS_ARCHIVE_DIR, FINEWS_MIN_COVERAGE, FINEWS_MAX_FAILED_SHARE.
+Stats: sets ``finews/run_id``, ``finews/status``, ``finews/exit_code``.
 
-Settings: FINEWS_ARCHIVE_DIR. Stats: sets ``finews/run_id``.
+``ArchiveLogFile``: the run's log also goes to ``<archive>/logs/finews.log``
+(rotated, FINEWS_LOG_FILE_LEVEL); with FINEWS_QUIET the console shows only
+warnings and errors, so cron mails only on trouble.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import logging.handlers
 from typing import Any
 
 from scrapy import Spider, signals
@@ -18,18 +25,10 @@ from scrapy.crawler import Crawler
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.database import connect
+from crawler.files import atomic_write
+from crawler.outcome import outcome
 
-
-def run_status(stats: dict[str, Any], reason: str) -> str:
-    archived = stats.get("finews/index/archived", 0) + stats.get("finews/index/updated", 0)
-    failures = stats.get("finews/index/failures", 0)
-    if reason != "finished":
-        return "failed"
-    if stats.get("finews/list/errors", 0) and not archived:
-        return "failed"
-    if failures:
-        return "partial"
-    return "ok"
+log = logging.getLogger(__name__)
 
 
 class CrawlRunRecorder:
@@ -48,6 +47,9 @@ class CrawlRunRecorder:
     def spider_opened(self, spider: Spider) -> None:
         db = connect(self.cfg.db_path)
         with db.atomic():
+            db.execute(
+                "UPDATE crawl_runs SET status = 'killed', exit_code = 1 WHERE status = 'running'"
+            )
             table = db["crawl_runs"]
             table.insert({"spider": spider.name, "started_at": utc_now(), "status": "running"})
             self.run_id = table.last_pk
@@ -56,7 +58,9 @@ class CrawlRunRecorder:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
-        status = run_status(stats, reason)
+        result = outcome(stats, reason, self.cfg.min_coverage, self.cfg.max_failed_share)
+        self.crawler.stats.set_value("finews/status", result.status)
+        self.crawler.stats.set_value("finews/exit_code", result.exit_code)
         db = connect(self.cfg.db_path)
         with db.atomic():
             db["crawl_runs"].update(
@@ -71,9 +75,77 @@ class CrawlRunRecorder:
                     + stats.get("finews/dedupe/in_run", 0),
                     "failures": stats.get("finews/index/failures", 0),
                     "finish_reason": reason,
-                    "status": status,
+                    "status": result.status,
+                    "exit_code": result.exit_code,
+                    "reasons": "; ".join(result.reasons),
                     "stats": json.dumps(stats, default=str, sort_keys=True),
                 },
             )
+        write_status(db, self.cfg)
         db.close()
-        spider.logger.info("finews run %s: %s (%s)", self.run_id, status, reason)
+        if result.status == "ok":
+            spider.logger.info("finews run %s: ok", self.run_id)
+        else:
+            spider.logger.error(
+                "finews run %s: %s (exit %s): %s",
+                self.run_id,
+                result.status,
+                result.exit_code,
+                "; ".join(result.reasons),
+            )
+
+
+def _run_summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    keys = ("id", "spider", "started_at", "finished_at", "status", "exit_code", "reasons")
+    keys += ("requests", "archived", "updated", "failures")
+    return {k: row.get(k) for k in keys}
+
+
+def write_status(db: Any, cfg: FinewsConfig) -> dict[str, Any]:
+    """Write ``status.json`` from the database (it is derived, like everything else)."""
+
+    def one(sql: str) -> dict[str, Any] | None:
+        rows = list(db.query(sql))
+        return rows[0] if rows else None
+
+    status = {
+        "last_run": _run_summary(one("SELECT * FROM crawl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")),
+        "last_success": _run_summary(one("SELECT * FROM crawl_runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")),
+        "articles": db.execute("SELECT count(*) FROM articles").fetchone()[0],
+        "unresolved_failures": db.execute(
+            "SELECT count(*) FROM failures WHERE resolved_at IS NULL"
+        ).fetchone()[0],
+        "newest_article": db.execute("SELECT max(published_at) FROM articles").fetchone()[0],
+    }
+    data = json.dumps(status, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    atomic_write(cfg.archive_dir / "status.json", data.encode("utf-8"))
+    return status
+
+
+class ArchiveLogFile:
+    def __init__(self, crawler: Crawler) -> None:
+        cfg = FinewsConfig.from_settings(crawler.settings)
+        settings = crawler.settings
+        logs = cfg.archive_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            logs / "finews.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+        handler.setLevel(settings.get("FINEWS_LOG_FILE_LEVEL", "INFO"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s")
+        )
+        root = logging.getLogger()
+        root.addHandler(handler)
+        if root.level > handler.level:
+            root.setLevel(handler.level)
+        if settings.getbool("FINEWS_QUIET"):
+            for other in root.handlers:
+                if other is not handler and isinstance(other, logging.StreamHandler):
+                    other.setLevel(logging.WARNING)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchiveLogFile:
+        return cls(crawler)

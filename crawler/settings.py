@@ -39,6 +39,15 @@ FINEWS_FAILURE_RETRY_HOURS = 6.0
 FINEWS_FAILURE_MAX_TRIES = 3
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
+# A run fails (status "partial", exit 5) when fewer than this share of the
+# listed articles get title, date and body, or more than this share of
+# requests fail.
+FINEWS_MIN_COVERAGE = 0.99
+FINEWS_MAX_FAILED_SHARE = 0.2
+# Logs: <archive>/logs/finews.log (rotated) at this level; FINEWS_QUIET=True
+# keeps the console to warnings and errors (for cron).
+FINEWS_LOG_FILE_LEVEL = "INFO"
+FINEWS_QUIET = False
 
 # --- Scrapy: politeness for the real site ---------------------------------
 USER_AGENT = (
@@ -74,9 +83,10 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
-    # Runs after the redirect middleware on the way out (higher number = closer
-    # to the downloader), so redirected requests are rewritten too.
-    "crawler.middlewares.UpstreamOverrideMiddleware": 950,
+    # First of all: a rewritten request is scheduled anew, so it must be
+    # rewritten before anything counts or checks it (stats, robots.txt).
+    # Redirects are new requests too, so they come through here again.
+    "crawler.middlewares.UpstreamOverrideMiddleware": 50,
 }
 
 ITEM_PIPELINES = {
@@ -89,5 +99,9 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    "crawler.extensions.ArchiveLogFile": 0,
     "crawler.extensions.CrawlRunRecorder": 500,
 }
+
+# `scrapy crawl` is finews's own (lock, exit codes); `scrapy rebuild` too.
+COMMANDS_MODULE = "crawler.commands"

@@ -24,7 +24,9 @@ def run_crawl(
     args: dict[str, str] | None = None,
     settings: dict[str, str] | None = None,
     timeout: int = 180,
+    expect_exit: int | None = 0,
 ) -> subprocess.CompletedProcess:
+    """Run a crawl; fail on a traceback or (unless ``expect_exit`` is None) another exit code."""
     cmd = [str(Path(sys.executable).parent / "scrapy"), "crawl", spider]
     for key, value in (args or {}).items():
         cmd += ["-a", f"{key}={value}"]
@@ -33,6 +35,10 @@ def run_crawl(
     for key, value in merged.items():
         cmd += ["-s", f"{key}={value}"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0 or "Traceback" in result.stderr:
-        raise AssertionError(f"crawl failed ({result.returncode}):\n{result.stderr[-6000:]}")
+    if "Traceback" in result.stderr or (
+        expect_exit is not None and result.returncode != expect_exit
+    ):
+        raise AssertionError(
+            f"crawl exited {result.returncode} (expected {expect_exit}):\n{result.stderr[-6000:]}"
+        )
     return result

@@ -1,0 +1,63 @@
+"""How a run ended: its status and exit code, from the run's stats.
+
+| status       | exit | when |
+|--------------|------|------|
+| ok           | 0    | finished, within the thresholds below |
+| failed       | 1    | the spider did not finish (error, shutdown, killed) |
+| unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
+| blocked      | 4    | list answers unusable (refused, captcha, changed shape), or new items were listed and nothing could be archived |
+| partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
+| locked       | 75   | another run holds the archive (EX_TEMPFAIL: try later) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+EXIT_CODES = {"ok": 0, "failed": 1, "unreachable": 3, "blocked": 4, "partial": 5, "locked": 75}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    reasons: tuple[str, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+def outcome(
+    stats: dict[str, Any], finish_reason: str, min_coverage: float, max_failed_share: float
+) -> Outcome:
+    def n(key: str) -> int:
+        return int(stats.get(key, 0) or 0)
+
+    if finish_reason != "finished":
+        return Outcome("failed", (f"finish reason {finish_reason}",))
+    list_ok = n("finews/list/pages") - n("finews/list/errors")
+    if n("finews/list/unreachable") and n("finews/list/pages") == 0:
+        return Outcome("unreachable", (f"{n('finews/list/unreachable')} list requests failed",))
+    if n("finews/blocked") and list_ok <= 0:
+        return Outcome("blocked", (f"{n('finews/blocked')} blocked answers",))
+    if n("finews/list/errors") and list_ok <= 0:
+        return Outcome("blocked", (f"{n('finews/list/errors')} unusable list answers",))
+    wanted = n("finews/article/requested")
+    done = n("finews/validate/ok")
+    if wanted and done == 0:
+        return Outcome("blocked", (f"{wanted} articles listed, none archived",))
+    reasons = []
+    if wanted and done / wanted < min_coverage:
+        reasons.append(f"field coverage {done}/{wanted} = {done / wanted:.1%} < {min_coverage:.0%}")
+    requests = n("downloader/request_count")
+    failed = n("downloader/exception_count") + sum(
+        int(v) for k, v in stats.items() if k.startswith("downloader/response_status_count/5")
+    )
+    if requests and failed / requests > max_failed_share:
+        reasons.append(f"{failed}/{requests} requests failed")
+    if n("finews/blocked"):
+        reasons.append(f"{n('finews/blocked')} blocked answers")
+    if reasons:
+        return Outcome("partial", tuple(reasons))
+    return Outcome("ok", ())
