@@ -21,12 +21,19 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
 	$(if $(COLUMNS),-s FINEWS_COLUMNS=$(COLUMNS)) \
 	$(if $(PAGES),-s FINEWS_MAX_PAGES=$(PAGES)) \
 	$(if $(SITE_URL),-s FINEWS_SITE_URL=$(SITE_URL)) \
-	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE))
+	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE)) \
+	$(if $(QUIET),-s FINEWS_QUIET=True)
 
-.PHONY: help install sysdeps crawl demo test lint format site clean
+SINCE ?=
+UNTIL ?=
+QUIET ?=
+
+.PHONY: help install sysdeps crawl backfill rebuild demo test lint format site clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
+	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351]"
+	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
@@ -54,8 +61,15 @@ sysdeps:
 crawl: install
 	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS)
 
+backfill: install
+	@test -n "$(SINCE)" || { echo "usage: make backfill SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] [COLUMNS=350,351]" >&2; exit 2; }
+	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS) -a since=$(SINCE) $(if $(UNTIL),-a until=$(UNTIL))
+
+rebuild: install
+	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
+
 demo: install sysdeps
-	$(PY) -m tests.demo --dir $(DEMO_DIR)
+	$(PY) -m tests.demo --dir $(DEMO_DIR) --site
 
 test: install sysdeps
 	$(PY) -m pytest -q

@@ -42,6 +42,8 @@ class FinewsConfig:
     failure_max_tries: int
     db_batch: int
     min_coverage: float
+    refresh_hours: float
+    refresh_every: float
     max_failed_share: float
 
     @property
@@ -80,6 +82,8 @@ class FinewsConfig:
             failure_max_tries=max(1, settings.getint("FINEWS_FAILURE_MAX_TRIES", 3)),
             db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
             min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
+            refresh_hours=settings.getfloat("FINEWS_REFRESH_HOURS", 48.0),
+            refresh_every=settings.getfloat("FINEWS_REFRESH_EVERY", 6.0),
             max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
         )
 

@@ -68,6 +68,20 @@ CREATE TABLE IF NOT EXISTS failures (
     resolved_at TEXT
 );
 CREATE INDEX IF NOT EXISTS failures_info_code ON failures(info_code);
+CREATE TABLE IF NOT EXISTS article_versions (
+    info_code TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_sha256 TEXT,
+    fetched_at TEXT,
+    body_markdown TEXT,
+    PRIMARY KEY (info_code, version)
+);
+CREATE TABLE IF NOT EXISTS column_state (
+    column_id INTEGER PRIMARY KEY,
+    clean INTEGER NOT NULL DEFAULT 0,
+    reached TEXT,
+    updated_at TEXT
+);
 """
 
 FTS_COLUMNS = ["title", "summary", "body_text"]
@@ -96,6 +110,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         )
 
 
+def _json_ids(value: str | None) -> list[int]:
+    try:
+        return [int(c) for c in json.loads(value or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
 def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> dict[str, list[int]]:
     """For the given infoCodes that are archived: their recorded column ids."""
     codes = list(dict.fromkeys(info_codes))
@@ -106,11 +127,48 @@ def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> di
         for info_code, column_ids in db.execute(
             f"SELECT info_code, column_ids FROM articles WHERE info_code IN ({marks})", chunk
         ).fetchall():
-            try:
-                found[info_code] = [int(c) for c in json.loads(column_ids or "[]")]
-            except (ValueError, TypeError):
-                found[info_code] = []
+            found[info_code] = _json_ids(column_ids)
     return found
+
+
+def archived_state(db: sqlite_utils.Database, info_code: str) -> tuple[str, list[int]] | None:
+    """(content_sha256, column ids) of an archived article, or None."""
+    row = db.execute(
+        "SELECT content_sha256, column_ids FROM articles WHERE info_code = ?", [info_code]
+    ).fetchone()
+    return (row[0] or "", _json_ids(row[1])) if row else None
+
+
+def column_states(db: sqlite_utils.Database, column_ids: list[int]) -> dict[int, tuple[bool, str]]:
+    """column id -> (last walk finished cleanly, oldest showTime that walk reached)."""
+    marks = ",".join("?" * len(column_ids))
+    rows = db.execute(
+        f"SELECT column_id, clean, reached FROM column_state WHERE column_id IN ({marks})",
+        column_ids,
+    ).fetchall()
+    return {cid: (bool(clean), reached or "") for cid, clean, reached in rows}
+
+
+def refresh_candidates(
+    db: sqlite_utils.Database, seen_after: str, fetched_before: str
+) -> list[dict]:
+    """Articles first seen after ``seen_after`` and last fetched before ``fetched_before``."""
+    rows = db.execute(
+        """SELECT info_code, title, published_at, media, summary, column_ids FROM articles
+           WHERE first_seen_at >= ? AND fetched_at <= ? ORDER BY published_at""",
+        [seen_after, fetched_before],
+    ).fetchall()
+    return [
+        {
+            "info_code": info_code,
+            "title": title,
+            "published": published_at[:19].replace("T", " "),
+            "media": media,
+            "summary": summary or "",
+            "column_ids": _json_ids(column_ids),
+        }
+        for info_code, title, published_at, media, summary, column_ids in rows
+    ]
 
 
 def failed_recently(

@@ -63,6 +63,14 @@ class CrawlRunRecorder:
         self.crawler.stats.set_value("finews/exit_code", result.exit_code)
         db = connect(self.cfg.db_path)
         with db.atomic():
+            walked = sorted(getattr(spider, "walk_done", ()))
+            if reason == "finished" and walked:
+                # These columns were paged to a normal stop: the next run may
+                # stop at its first page of known articles again.
+                marks = ",".join("?" * len(walked))
+                db.execute(
+                    f"UPDATE column_state SET clean = 1 WHERE column_id IN ({marks})", walked
+                )
             db["crawl_runs"].update(
                 self.run_id,
                 {
@@ -111,8 +119,12 @@ def write_status(db: Any, cfg: FinewsConfig) -> dict[str, Any]:
         return rows[0] if rows else None
 
     status = {
-        "last_run": _run_summary(one("SELECT * FROM crawl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")),
-        "last_success": _run_summary(one("SELECT * FROM crawl_runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")),
+        "last_run": _run_summary(
+            one("SELECT * FROM crawl_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        ),
+        "last_success": _run_summary(
+            one("SELECT * FROM crawl_runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")
+        ),
         "articles": db.execute("SELECT count(*) FROM articles").fetchone()[0],
         "unresolved_failures": db.execute(
             "SELECT count(*) FROM failures WHERE resolved_at IS NULL"
@@ -134,9 +146,7 @@ class ArchiveLogFile:
             logs / "finews.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
         handler.setLevel(settings.get("FINEWS_LOG_FILE_LEVEL", "INFO"))
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
         root = logging.getLogger()
         root.addHandler(handler)
         if root.level > handler.level:

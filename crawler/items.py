@@ -82,6 +82,9 @@ class Article:
     # True when an archived article is fetched again on purpose (listed in a
     # new column, a refresh): the dedupe stage lets it through.
     refresh: bool = False
+    # Set by the dedupe stage for a refresh: what the archive holds now.
+    previous_sha256: str = ""
+    previous_column_ids: list[int] = field(default_factory=list)
     list_responses: list[Fetched] = field(default_factory=list)
     body_responses: list[Fetched] = field(default_factory=list)
     # derived by the pipelines
@@ -90,6 +93,7 @@ class Article:
     body_text: str = ""
     stocks: list[str] = field(default_factory=list)
     content_sha256: str = ""
+    # Set by the snapshot stage, or by a rebuild (then nothing is rewritten).
     snapshot: str = ""
     post_path: str = ""
     fetched_at: str = ""
@@ -106,3 +110,11 @@ class Failure:
     detail: str = ""
     responses: list[Fetched] = field(default_factory=list)
     snapshot: str = ""
+
+
+@dataclass
+class ListProgress:
+    """How far (oldest showTime) this run has paged a column; kept in ``column_state``."""
+
+    column_id: int
+    reached: str

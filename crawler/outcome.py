@@ -3,7 +3,7 @@
 | status       | exit | when |
 |--------------|------|------|
 | ok           | 0    | finished, within the thresholds below |
-| failed       | 1    | the spider did not finish (error, shutdown, killed) |
+| failed       | 1    | the spider did not finish (error, shutdown, killed), or fetched articles did not all reach the database |
 | unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
 | blocked      | 4    | list answers unusable (refused, captcha, changed shape), or new items were listed and nothing could be archived |
 | partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
@@ -36,6 +36,15 @@ def outcome(
 
     if finish_reason != "finished":
         return Outcome("failed", (f"finish reason {finish_reason}",))
+    indexed = n("finews/index/archived") + n("finews/index/updated")
+    to_index = (
+        n("finews/validate/ok")
+        - n("finews/dedupe/dropped_in_run")
+        - n("finews/dedupe/dropped_archived")
+    )
+    if to_index > indexed:
+        # Articles were fetched but not all reached the database.
+        return Outcome("failed", (f"{to_index - indexed} fetched articles not indexed",))
     list_ok = n("finews/list/pages") - n("finews/list/errors")
     if n("finews/list/unreachable") and n("finews/list/pages") == 0:
         return Outcome("unreachable", (f"{n('finews/list/unreachable')} list requests failed",))

@@ -37,6 +37,11 @@ FINEWS_INCREMENTAL = True
 # (each failure stays in the `failures` table).
 FINEWS_FAILURE_RETRY_HOURS = 6.0
 FINEWS_FAILURE_MAX_TRIES = 3
+# Articles first seen in the last FINEWS_REFRESH_HOURS are fetched again at
+# most once per FINEWS_REFRESH_EVERY hours; a changed body is a new version
+# (table article_versions). 0 turns refreshing off.
+FINEWS_REFRESH_HOURS = 48.0
+FINEWS_REFRESH_EVERY = 6.0
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
 # A run fails (status "partial", exit 5) when fewer than this share of the

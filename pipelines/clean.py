@@ -17,11 +17,17 @@ The work is done in two stages, on purpose:
    stage being right: whatever it lets through, nh3 has the last word.
 
 Everything is a pure function of its arguments; the same input gives the same
-bytes out.
+bytes out. :class:`CleanPipeline` is the thin Scrapy stage over them: it sets
+``clean_html``, ``stocks``, ``body_text`` and ``content_sha256`` (the digest of
+the clean HTML: a changed digest on a refresh is a new version).
+
+Stats: ``finews/clean/articles``, ``finews/clean/empty`` (nothing survived
+cleaning: the article becomes a recorded failure).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +37,14 @@ import lxml.html
 import nh3
 from lxml import etree
 
-__all__ = ["PROMO_PATTERNS", "CleanResult", "body_text", "clean_body", "parse_fragment"]
+__all__ = [
+    "PROMO_PATTERNS",
+    "CleanPipeline",
+    "CleanResult",
+    "body_text",
+    "clean_body",
+    "parse_fragment",
+]
 
 
 @dataclass(frozen=True)
@@ -89,11 +102,17 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 _URL_SCHEMES = {"http", "https", "mailto"}
 # Removed together with their content, in lxml and again in nh3.
 _DROP_WITH_CONTENT = frozenset(
-    {"script", "style", "noscript", "iframe", "frame", "frameset", "object", "embed"}
-    | {"applet", "form", "input", "button", "select", "option", "optgroup", "textarea"}
-    | {"template", "svg", "math", "canvas", "video", "audio", "source", "track", "map"}
-    | {"area", "link", "meta", "title", "head", "base", "xmp", "noembed", "noframes"}
-    | {"plaintext", "param", "colgroup", "col", "nav", "aside", "dialog"}
+    {"script", "style", "noscript", "iframe", "frameset", "object", "applet", "form"}
+    | {"button", "select", "option", "optgroup", "textarea", "template", "svg", "math"}
+    | {"canvas", "video", "audio", "map", "title", "head", "xmp", "noembed", "noframes"}
+    | {"plaintext", "colgroup", "nav", "aside", "dialog"}
+)
+# Void elements. libxml2 does not know the HTML5 ones and nests whatever
+# follows inside them (``<embed>text<p>…`` puts the rest of the article under
+# the embed), so they are unwrapped, never dropped with their "content".
+_VOID_JUNK = frozenset(
+    {"embed", "source", "track", "wbr", "keygen", "param", "area", "base", "link"}
+    | {"meta", "input", "col", "frame", "basefont", "bgsound", "isindex", "image"}
 )
 _NH3_CLEAN_CONTENT = {
     "script",
@@ -196,7 +215,7 @@ def clean_body(html: str, base_url: str) -> CleanResult:
         base_url = ""
     try:
         return _clean(html, base_url)
-    except Exception:  # noqa: BLE001 - last resort: one bad body must not stop a crawl
+    except Exception:  # last resort: one bad body must not stop a crawl
         return CleanResult("", [])
 
 
@@ -204,7 +223,8 @@ def body_text(clean_html: str) -> str:
     """Visible text of cleaned article HTML, one line per block.
 
     Paragraphs, headings, list items and ``<br>``-separated lines each give one
-    line; a table row gives one line with its cells joined by a tab. ASCII
+    line; a table row gives one line with its cells joined by one space (as the
+    replica's ``expected_text`` does; an empty cell leaves two spaces). ASCII
     whitespace runs collapse to one space, lines are stripped (U+3000 too),
     blank lines are dropped. Image alt text is not visible and is left out.
     """
@@ -212,7 +232,7 @@ def body_text(clean_html: str) -> str:
         return ""
     try:
         root = parse_fragment(clean_html)
-    except Exception:  # noqa: BLE001 - never fail on garbage
+    except Exception:  # never fail on garbage
         return ""
     lines: list[str] = []
     buf: list[str] = []
@@ -240,12 +260,10 @@ def _clean(html: str, base_url: str) -> CleanResult:
     _normalize_tags(root)
     _fix_urls(root, base_url)
     _collapse_whitespace(root)
-    _drop_promos(root)
-    for el in list(root.iter()):
-        if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS and el.tag not in _STRUCTURE_TAGS:
-            if el.tag not in ("pre", "hr"):
-                _strip_edges(el)
-    _drop_empty(root)
+    _flatten_divs(root)
+    _tidy(root)
+    if _drop_promos(root):
+        _tidy(root)  # a list or quote may have held only promo lines
     _layout(root)
 
     inner = lxml.html.tostring(root, encoding="unicode")
@@ -375,6 +393,7 @@ def _remove_junk_and_collect_stocks(root: etree._Element, stocks: list[str]) -> 
     """
     chart_members = _chart_range_members(root)
     to_drop: list[etree._Element] = []
+    to_unwrap: list[etree._Element] = []
     stack: list[etree._Element] = list(reversed(root))
     while stack:
         node = stack.pop()
@@ -396,12 +415,17 @@ def _remove_junk_and_collect_stocks(root: etree._Element, stocks: list[str]) -> 
         ):
             to_drop.append(node)
             continue
-        if _is_stock_mention(node):
+        if tag in _VOID_JUNK:
+            to_unwrap.append(node)
+        elif _is_stock_mention(node):
             _add_stock(stocks, _stock_id_of(node))
         stack.extend(reversed(node))
     for node in to_drop:
         if node.getparent() is not None:
             node.drop_tree()
+    for node in to_unwrap:
+        if node.getparent() is not None:
+            node.drop_tag()
 
 
 def _add_stock(stocks: list[str], stock: str | None) -> None:
@@ -419,7 +443,7 @@ def _stock_id_of(el: etree._Element) -> str | None:
     for attr, regex in (("href", _QUOTE_URL_RE), ("src", _NID_RE)):
         m = regex.search(el.get(attr) or "")
         if m:
-            return f"{m.group(1)}.{m.group(2)}"
+            return f"{int(m.group(1))}.{m.group(2)}"
     code = el.get("data-code")
     if code:
         found = _parse_data_code(code)
@@ -452,7 +476,7 @@ def _parse_data_code(value: str) -> str | None:
 
 
 def _has_block_descendant(el: etree._Element) -> bool:
-    return any(isinstance(d.tag, str) and d.tag in _BLOCK_TAGS for d in el.iterdescendants())
+    return next(el.iterdescendants(*_BLOCK_TAGS), None) is not None
 
 
 def _normalize_tags(root: etree._Element) -> None:
@@ -470,8 +494,9 @@ def _normalize_tags(root: etree._Element) -> None:
             if table is not None:
                 _detach(el)
                 table.addprevious(el)
-        elif tag != el.tag:
-            el.tag = tag
+        elif tag != el.tag and (tag in ALLOWED_TAGS or tag == "center"):
+            el.tag = tag  # only known names: odd ones ("aà<") are unwrapped below
+    _fix_nesting(root)
     for el in _elements(root):
         if el.tag == "center" or (el.tag == "div" and not _has_block_descendant(el)):
             # <center> holds an image or a caption: a paragraph, unless it wraps blocks.
@@ -488,9 +513,77 @@ def _normalize_tags(root: etree._Element) -> None:
                     break
         if el.tag in ("td", "th"):
             keep = {k: v for k, v in keep.items() if v.strip().isdigit() and int(v) > 1}
+        if el.tag == "img" and not (keep.get("alt") or "").strip():
+            keep.pop("alt", None)  # an empty alt says nothing
         el.attrib.clear()
         for k, v in keep.items():
             el.set(k, v.strip() if k != "alt" else v)
+
+
+def _fix_nesting(root: etree._Element) -> None:
+    """Repair the nesting libxml2 accepts but an HTML5 parser would rebuild.
+
+    nh3 re-parses our output with html5ever; where the two parsers disagree
+    (a block inside ``<strong>``, text or a paragraph loose in a ``<table>``)
+    html5ever moves things around and leaves empty elements behind. Fixing the
+    tree first keeps the output tidy and cleaning idempotent.
+    """
+    for el in list(_elements(root)):
+        parent = el.getparent()
+        if parent is None:
+            continue
+        if el.tag == "a" and next(el.iterancestors("a"), None) is not None:
+            el.drop_tag()  # a link inside a link: the outer one wins
+            continue
+        if (
+            (el.tag in ("td", "th") and parent.tag != "tr")
+            or (el.tag == "tr" and parent.tag not in ("table", "thead", "tbody", "tfoot"))
+            or (el.tag in ("thead", "tbody", "tfoot") and parent.tag != "table")
+        ):
+            el.drop_tag()  # table parts outside a table mean nothing
+            continue
+        if not _has_block_descendant(el):
+            continue
+        if el.tag in _INLINE_TAGS:
+            el.drop_tag()  # formatting around whole blocks is lost, the text is not
+        elif el.tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "pre"):
+            el.tag = "div"
+    for table in list(root.iter("table")):
+        # Loose text in a table is junk; loose elements go before the table
+        # (where an HTML5 parser would "foster-parent" them).
+        for part in [table, *(c for c in table if c.tag in ("thead", "tbody", "tfoot"))]:
+            rows_ok = ("thead", "tbody", "tfoot", "tr") if part is table else ("tr",)
+            part.text = None
+            for child in list(part):
+                child.tail = None
+                if child.tag not in rows_ok:
+                    _detach(child)
+                    table.addprevious(child)
+        for row in table.iter("tr"):
+            row.text = None
+            for child in list(row):
+                child.tail = None
+                if child.tag not in ("td", "th"):
+                    _detach(child)
+                    table.addprevious(child)
+        # html5ever puts bare rows into a <tbody>.
+        rows = [c for c in table if c.tag == "tr"]
+        if rows:
+            tbody = lxml.html.Element("tbody")
+            rows[0].addprevious(tbody)
+            tbody.extend(rows)
+
+
+def _li_in_li(li: etree._Element) -> bool:
+    """True when an ``<li>`` sits in another one with no list/table/quote between
+    (HTML5's "list item scope": only p, div, address and non-block elements are
+    crossed)."""
+    for anc in li.iterancestors():
+        if anc.tag == "li":
+            return True
+        if anc.tag in _BLOCK_TAGS and anc.tag not in ("p", "div", "address"):
+            return False
+    return False
 
 
 _KEPT_ATTRS: dict[str, tuple[str, ...]] = {
@@ -524,7 +617,7 @@ def _absolute_url(url: str, base_url: str, schemes: frozenset[str]) -> str | Non
         return None
     if scheme in ("http", "https") and not parts.netloc:
         return None
-    return _URL_QUOTE_RE.sub(lambda m: "%{:02X}".format(ord(m.group())), url)
+    return _URL_QUOTE_RE.sub(lambda m: f"%{ord(m.group()):02X}", url)
 
 
 _LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -548,14 +641,16 @@ def _fix_urls(root: etree._Element, base_url: str) -> None:
                 el.set("src", src)
 
 
-def _in_pre(el: etree._Element) -> bool:
-    return el.tag == "pre" or any(a.tag == "pre" for a in el.iterancestors())
+def _inside_pre(root: etree._Element) -> set[etree._Element]:
+    """Every node below a ``<pre>`` (whose whitespace is content)."""
+    return {d for pre in root.iter("pre") for d in pre.iterdescendants()}
 
 
 def _collapse_whitespace(root: etree._Element) -> None:
     """Collapse ASCII whitespace runs to one space outside ``<pre>``."""
+    inside_pre = _inside_pre(root)
     for el in [root, *_elements(root)]:
-        if el is not root and _in_pre(el):
+        if el in inside_pre or el.tag == "pre":
             if el.tag == "pre" and el.tail:
                 el.tail = _ASCII_WS_RUN_RE.sub(" ", el.tail)
             continue
@@ -565,16 +660,22 @@ def _collapse_whitespace(root: etree._Element) -> None:
             el.tail = _ASCII_WS_RUN_RE.sub(" ", el.tail)
 
 
-def _drop_promos(root: etree._Element) -> None:
-    """Drop short leaf blocks that match :data:`PROMO_PATTERNS`."""
-    for el in _elements(root):
+def _drop_promos(root: etree._Element) -> bool:
+    """Drop short leaf blocks that match :data:`PROMO_PATTERNS`; True if any was."""
+    dropped = False
+    for el in reversed(list(_elements(root))):  # innermost first: parents may become leaves
         if el.tag not in ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"):
             continue
-        if el.getparent() is None or _has_block_descendant(el):
-            continue
         text = el.text_content().strip()
-        if len(text) <= PROMO_MAX_CHARS and any(p.search(text) for p in PROMO_PATTERNS):
+        if len(text) > PROMO_MAX_CHARS or not any(p.search(text) for p in PROMO_PATTERNS):
+            continue
+        # Only leaf blocks: a wrapper holding other (non-empty) blocks is not a promo line.
+        if not any(
+            d.tag in _BLOCK_TAGS and _has_content(d) for d in el.iterdescendants() if d.tag != "br"
+        ):
             el.drop_tree()
+            dropped = True
+    return dropped
 
 
 def _has_content(el: etree._Element) -> bool:
@@ -625,28 +726,115 @@ def _strip_edges(block: etree._Element) -> None:
         break
 
 
+def _tidy(root: etree._Element) -> None:
+    """Drop empty elements, then strip whitespace at block edges and around ``<br>``."""
+    _drop_empty(root)
+    for el in _elements(root):
+        if el.tag in _BLOCK_TAGS and el.tag not in _STRUCTURE_TAGS and el.tag not in ("pre", "hr"):
+            _strip_edges(el)
+    _strip_around_breaks(root)
+
+
+def _strip_around_breaks(root: etree._Element) -> None:
+    """Strip whitespace around ``<br>``: old bodies indent each line with ``　　``."""
+    for br in root.iter("br"):
+        if br.tail:
+            br.tail = _LEAD_WS_RE.sub("", br.tail) or None
+        prev = br.getprevious()
+        if prev is None:
+            parent = br.getparent()
+            if parent is not None and parent.text:
+                parent.text = _TRAIL_WS_RE.sub("", parent.text) or None
+        elif prev.tail:
+            prev.tail = _TRAIL_WS_RE.sub("", prev.tail) or None
+
+
+def _flatten_divs(root: etree._Element) -> None:
+    """Unwrap divs that wrap blocks (they carry no attributes any more) and wrap
+    the inline runs this leaves at the top level or in a blockquote into ``<p>``,
+    so the article is a flat list of blocks."""
+    for el in list(_elements(root)):
+        if el.tag == "div" and el.getparent() is not None:
+            el.drop_tag()
+    for li in list(root.iter("li")):
+        if _li_in_li(li):
+            li.drop_tag()  # HTML5 would close the outer item here
+    for parent in [root, *(e for e in _elements(root) if e.tag == "blockquote")]:
+        _wrap_inline_runs(parent)
+
+
+def _wrap_inline_runs(parent: etree._Element) -> None:
+    """Wrap each maximal run of text/inline children of ``parent`` into a ``<p>``."""
+    children = list(parent)
+    pending_text = parent.text  # text just before the current run
+    parent.text = None
+    for child in children:
+        parent.remove(child)  # an element's tail leaves with it
+    out: list[etree._Element] = []
+    run: list[etree._Element] = []
+
+    def close_run() -> None:
+        nonlocal pending_text
+        if run or (pending_text and _CONTENT_RE.search(pending_text)):
+            p = lxml.html.Element("p")
+            p.text = pending_text
+            p.extend(run)
+            _strip_edges(p)
+            if _has_content(p):
+                out.append(p)
+        run.clear()
+        pending_text = None
+
+    for child in children:
+        if isinstance(child.tag, str) and child.tag in _BLOCK_TAGS:
+            tail, child.tail = child.tail, None
+            close_run()
+            out.append(child)
+            pending_text = tail
+        else:
+            run.append(child)
+    close_run()
+    parent.extend(out)
+
+
 def _drop_empty(root: etree._Element) -> None:
-    """Remove blocks and inline wrappers left without text or image, innermost first."""
+    """Remove blocks and inline wrappers left without text or image.
+
+    Bottom-up in one pass (children before parents), so the cost stays linear
+    however deep the tree: an element has content when its own text, an image,
+    a child with content or a child's tail (text that follows the child) does.
+    """
+    has: dict[etree._Element, bool] = {}
     for el in reversed(list(_elements(root))):
-        if el.tag in _DROP_WHEN_EMPTY and el.getparent() is not None and not _has_content(el):
-            el.drop_tree()
+        found = el.tag == "img" or bool(el.text and _CONTENT_RE.search(el.text))
+        if not found:
+            for child in el:
+                if has.get(child) or (child.tail and _CONTENT_RE.search(child.tail)):
+                    found = True
+                    break
+        if not found and el.tag in _DROP_WHEN_EMPTY:
+            el.drop_tree()  # its tail moves to the previous node, checked by the parent
+        else:
+            has[el] = found
 
 
 def _layout(root: etree._Element) -> None:
     """Put each block on its own line: whitespace-only text next to blocks becomes ``\\n``."""
+    inside_pre = _inside_pre(root)
     for el in [root, *_elements(root)]:
-        if el.tag in _BLOCK_TAGS or el is root:
-            first = next(iter(el), None)
-            if (
-                first is not None
-                and first.tag in _BLOCK_TAGS
-                and not (el.text or "").strip(" ")
-                and el.tag != "pre"
-            ):
-                el.text = "\n"
-        if el is not root and el.tag in _BLOCK_TAGS and not _in_pre(el.getparent()):
-            if not (el.tail or "").strip(" "):
-                el.tail = "\n"
+        if el in inside_pre:
+            continue
+        first = next(iter(el), None)
+        if (
+            (el is root or el.tag in _BLOCK_TAGS)
+            and el.tag != "pre"
+            and first is not None
+            and first.tag in _BLOCK_TAGS
+            and not (el.text or "").strip(" ")
+        ):
+            el.text = "\n"
+        if el is not root and el.tag in _BLOCK_TAGS and not (el.tail or "").strip(" "):
+            el.tail = "\n"
     if not (root.text or "").strip():
         root.text = None
 
@@ -664,14 +852,22 @@ def _flush_line(lines: list[str], buf: list[str]) -> None:
 
 
 def _cell_text(cell: etree._Element) -> str:
-    parts: list[str] = []
-    for node in cell.iter():
-        if node is not cell and isinstance(node.tag, str) and node.tag in ("br", *_TEXT_BLOCKS):
-            parts.append(" ")
-        if isinstance(node.tag, str) and node.tag not in _DROP_WITH_CONTENT and node.text:
-            parts.append(node.text)
-        if node is not cell and node.tail:
-            parts.append(node.tail)
+    """A table cell's text on one line (breaks and inner blocks become spaces)."""
+    parts: list[str] = [cell.text or ""]
+
+    def walk(node: etree._Element) -> None:
+        for child in node:
+            tag = child.tag if isinstance(child.tag, str) else ""
+            if tag == "br" or tag in _TEXT_BLOCKS:
+                parts.append(" ")
+            if tag and tag not in _DROP_WITH_CONTENT:
+                parts.append(child.text or "")
+                walk(child)
+            if tag in _TEXT_BLOCKS:
+                parts.append(" ")
+            parts.append(child.tail or "")
+
+    walk(cell)
     return _ASCII_WS_RUN_RE.sub(" ", "".join(parts)).strip()
 
 
@@ -687,11 +883,16 @@ def _text_lines(el: etree._Element, lines: list[str], buf: list[str]) -> None:
         elif tag == "tr":
             _flush_line(lines, buf)
             cells = [_cell_text(c) for c in child if c.tag in ("td", "th")]
-            buf.append("\t".join(cells))
+            buf.append(" ".join(cells))
             line = "".join(buf).strip()
             buf.clear()
             if line:
                 lines.append(line)
+        elif tag == "pre":
+            _flush_line(lines, buf)
+            for line in "".join(child.itertext()).split("\n"):
+                buf.append(line)
+                _flush_line(lines, buf)
         elif tag in _TEXT_BLOCKS:
             _flush_line(lines, buf)
             _text_lines(child, lines, buf)
@@ -700,3 +901,37 @@ def _text_lines(el: etree._Element, lines: list[str], buf: list[str]) -> None:
             _text_lines(child, lines, buf)
         if child.tail:
             buf.append(child.tail)
+
+
+class CleanPipeline:
+    """The clean stage: Article.body_html -> clean_html, stocks, body_text, content_sha256."""
+
+    def __init__(self, stats: object) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: object) -> CleanPipeline:
+        return cls(crawler.stats)  # type: ignore[attr-defined]
+
+    def process_item(self, item: object) -> object:
+        from crawler.items import Article, Failure
+
+        if not isinstance(item, Article):
+            return item
+        result = clean_body(item.body_html, item.source_url)
+        text = body_text(result.html)
+        if not text.strip():
+            self.stats.inc_value("finews/clean/empty")  # type: ignore[attr-defined]
+            return Failure(
+                stage="clean",
+                reason="nothing left after cleaning",
+                url=item.source_url,
+                info_code=item.info_code,
+                responses=item.list_responses + item.body_responses,
+            )
+        item.clean_html = result.html
+        item.stocks = list(result.stocks)
+        item.body_text = text
+        item.content_sha256 = hashlib.sha256(result.html.encode("utf-8")).hexdigest()
+        self.stats.inc_value("finews/clean/articles")  # type: ignore[attr-defined]
+        return item

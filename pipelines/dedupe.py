@@ -2,7 +2,9 @@
 
 The spiders already avoid requesting archived articles; this stage is the
 guarantee: an article reaches the writers at most once per run, and an
-archived one only when it is fetched again on purpose (``Article.refresh``).
+archived one only when it is fetched again on purpose (``Article.refresh``),
+and then with what the archive holds of it (``previous_sha256``,
+``previous_column_ids``) so later stages can tell whether anything changed.
 
 Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/dedupe/dropped_in_run``,
 ``finews/dedupe/dropped_archived``.
@@ -16,7 +18,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
-from crawler.database import archived_columns, connect
+from crawler.database import archived_state, connect
 from crawler.items import Article
 
 
@@ -44,8 +46,11 @@ class DedupePipeline:
         if item.info_code in self.seen and not item.refresh:
             self.stats.inc_value("finews/dedupe/dropped_in_run")
             raise DropItem(f"{item.info_code} already archived in this run", log_level="DEBUG")
-        if not item.refresh and archived_columns(self.db, [item.info_code]):
+        state = archived_state(self.db, item.info_code)
+        if state is not None and not item.refresh:
             self.stats.inc_value("finews/dedupe/dropped_archived")
             raise DropItem(f"{item.info_code} is already archived", log_level="DEBUG")
+        if state is not None:
+            item.previous_sha256, item.previous_column_ids = state
         self.seen.add(item.info_code)
         return item

@@ -3,6 +3,8 @@ triggers), a ``failures`` row per recorded failure.
 
 Rows are upserted by ``info_code`` in batches, each batch in one transaction;
 this is the last stage, so a row means the snapshot and the post are on disk.
+A changed body adds a row to ``article_versions``. ``ListProgress`` items
+update ``column_state`` (how far the running walk of a column has got).
 A successful article marks earlier failures of the same infoCode resolved.
 
 Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats: ``finews/index/archived``
@@ -19,7 +21,7 @@ from scrapy.crawler import Crawler
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.database import connect
-from crawler.items import Article, Failure
+from crawler.items import Article, Failure, ListProgress
 from pipelines.post import category_slug
 
 
@@ -67,26 +69,51 @@ def failure_row(failure: Failure, run_id: int | None, at: str) -> dict[str, Any]
 
 
 def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert rows in one transaction; returns (inserted, updated)."""
+    """Upsert rows in one transaction; returns (inserted, updated).
+
+    A row whose ``content_sha256`` differs from the archived one (or a new
+    row) also adds a version to ``article_versions``.
+    """
     codes = [r["info_code"] for r in rows]
     marks = ",".join("?" * len(codes))
-    existing = {
-        code
-        for (code,) in db.execute(
-            f"SELECT info_code FROM articles WHERE info_code IN ({marks})", codes
+    existing = dict(
+        db.execute(
+            f"SELECT info_code, content_sha256 FROM articles WHERE info_code IN ({marks})", codes
         ).fetchall()
-    }
+    )
+    versions = dict(
+        db.execute(
+            f"""SELECT info_code, max(version) FROM article_versions
+                WHERE info_code IN ({marks}) GROUP BY info_code""",
+            codes,
+        ).fetchall()
+    )
+    before = set(existing)
     now = rows[-1]["fetched_at"]
     with db.atomic():
         for row in rows:
-            if row["info_code"] not in existing:
+            code = row["info_code"]
+            if code not in existing:
                 row = dict(row, first_seen_at=row["fetched_at"])
+            if existing.get(code) != row["content_sha256"]:
+                versions[code] = versions.get(code, 0) + 1
+                db["article_versions"].insert(
+                    {
+                        "info_code": code,
+                        "version": versions[code],
+                        "content_sha256": row["content_sha256"],
+                        "fetched_at": row["fetched_at"],
+                        "body_markdown": row["body_markdown"],
+                    },
+                    pk=("info_code", "version"),
+                )
+                existing[code] = row["content_sha256"]
             db["articles"].upsert(row, pk="info_code")
         db.execute(
             f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
             [now, *codes],
         )
-    inserted = len(set(codes) - existing)
+    inserted = len(set(codes) - before)
     return inserted, len(set(codes)) - inserted
 
 
@@ -124,6 +151,17 @@ class IndexPipeline:
             self.pending.append(article_row(item))
             if len(self.pending) >= self.batch:
                 self.flush()
+        elif isinstance(item, ListProgress):
+            with self.db.atomic():
+                self.db["column_state"].upsert(
+                    {
+                        "column_id": item.column_id,
+                        "clean": 0,
+                        "reached": item.reached,
+                        "updated_at": utc_now(),
+                    },
+                    pk="column_id",
+                )
         elif isinstance(item, Failure):
             now = utc_now()
             run_id = self.stats.get_value("finews/run_id")

@@ -16,7 +16,7 @@ same bytes. The URLs are Eastmoney's canonical ones, whatever origin served
 them. The database stores each article's snapshot path: ``make rebuild`` can
 recreate posts and rows from ``raw/`` alone.
 
-Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/snapshot/articles``,
+Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/snapshot/articles``, ``finews/snapshot/unchanged``,
 ``finews/snapshot/lists``, ``finews/snapshot/failures``, ``finews/snapshot/bytes``.
 """
 
@@ -166,6 +166,13 @@ def article_metadata(article: Article, list_paths: list[str]) -> dict[str, Any]:
     }
 
 
+def unchanged(article: Article) -> bool:
+    """A refreshed article whose body and columns are what the archive holds."""
+    return article.content_sha256 == article.previous_sha256 and sorted(
+        set(article.column_ids)
+    ) == sorted(set(article.previous_column_ids))
+
+
 class SnapshotPipeline:
     """Writes WARC snapshots; sets ``Article.snapshot`` / ``Failure.snapshot``."""
 
@@ -196,8 +203,15 @@ class SnapshotPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
+            if item.snapshot:
+                return item  # rebuilt from its snapshot: nothing to write
             list_paths = [self.write_list(r) for r in item.list_responses]
             relpath = article_snapshot_path(item)
+            if item.refresh and unchanged(item) and inside(self.root, relpath).exists():
+                # A refresh that found nothing new adds nothing to the history.
+                item.snapshot = relpath
+                self._inc("unchanged")
+                return item
             data = warc_bytes(item.body_responses, article_metadata(item, list_paths))
             path = inside(self.root, relpath)
             if item.refresh and path.exists():

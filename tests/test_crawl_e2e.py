@@ -25,9 +25,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory):
     archive = tmp_path_factory.mktemp("e2e") / "archive"
     with Replica() as replica:
         # The no_body fixture makes coverage 97.6% < 99%: "partial", exit 5.
-        first = run_crawl(
-            archive, replica.url, settings={"FINEWS_PAGE_SIZE": "20"}, expect_exit=5
-        )
+        first = run_crawl(archive, replica.url, settings={"FINEWS_PAGE_SIZE": "20"}, expect_exit=5)
         first_requests = replica.requests()
         replica.reset_log()
         second = run_crawl(archive, replica.url, settings={"FINEWS_PAGE_SIZE": "20"})
@@ -116,9 +114,11 @@ def test_known_slugs(crawled) -> None:
 def test_article_in_two_columns_is_one_row_with_both(crawled) -> None:
     replica = crawled["replica"]
     (a,) = [a for a in replica.articles if a["name"] == "two_columns"]
-    columns, column_ids = crawled["db"].execute(
-        "SELECT columns, column_ids FROM articles WHERE info_code = ?", ["NW" + a["code"]]
-    ).fetchone()
+    columns, column_ids = (
+        crawled["db"]
+        .execute("SELECT columns, column_ids FROM articles WHERE info_code = ?", ["NW" + a["code"]])
+        .fetchone()
+    )
     assert json.loads(column_ids) == sorted(a["columns"])
     assert json.loads(columns) == [COLUMNS[c] for c in sorted(a["columns"])]
 
@@ -183,16 +183,22 @@ def test_snapshots_hold_the_exact_upstream_bytes(crawled) -> None:
 def test_page_404_falls_back_to_choice(crawled) -> None:
     replica = crawled["replica"]
     (a,) = [a for a in replica.articles if a["name"] == "page404_choice_ok"]
-    (source,) = crawled["db"].execute(
-        "SELECT body_source FROM articles WHERE info_code = ?", ["NW" + a["code"]]
-    ).fetchone()
+    (source,) = (
+        crawled["db"]
+        .execute("SELECT body_source FROM articles WHERE info_code = ?", ["NW" + a["code"]])
+        .fetchone()
+    )
     assert source == "choice"
 
 
 def test_first_run_is_recorded(crawled) -> None:
-    runs = crawled["db"].execute(
-        "SELECT spider, archived, failures, finish_reason, status FROM crawl_runs ORDER BY id"
-    ).fetchall()
+    runs = (
+        crawled["db"]
+        .execute(
+            "SELECT spider, archived, failures, finish_reason, status FROM crawl_runs ORDER BY id"
+        )
+        .fetchall()
+    )
     n = len(archivable(crawled["replica"]))
     assert runs[0] == ("columns", n, 1, "finished", "partial")
 
@@ -201,9 +207,13 @@ def test_second_crawl_adds_nothing_and_fetches_no_article(crawled) -> None:
     requests = crawled["second_requests"]
     paths = [r["path"] for r in requests if r["path"] != "/robots.txt"]
     assert paths == ["/comm/web/getNewsByColumns"] * 5, paths
-    run = crawled["db"].execute(
-        "SELECT archived, updated, failures, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
-    ).fetchone()
+    run = (
+        crawled["db"]
+        .execute(
+            "SELECT archived, updated, failures, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+        )
+        .fetchone()
+    )
     assert run == (0, 0, 0, "ok")
     assert crawled["db"].execute("SELECT count(*) FROM failures").fetchone()[0] == 1
 
@@ -211,5 +221,47 @@ def test_second_crawl_adds_nothing_and_fetches_no_article(crawled) -> None:
 def test_first_crawl_used_req_trace_and_paging(crawled) -> None:
     lists = [r for r in crawled["first_requests"] if r["path"] == "/comm/web/getNewsByColumns"]
     assert all(r["query"].get("req_trace") for r in lists)
-    pages_350 = sorted(int(r["query"]["page_index"]) for r in lists if r["query"]["column"] == "350")
+    pages_350 = sorted(
+        int(r["query"]["page_index"]) for r in lists if r["query"]["column"] == "350"
+    )
     assert pages_350 == [1, 2]
+
+
+def visible_blocks(html: str) -> list[str]:
+    """The text of each block of a rendered post body, as a reader sees it."""
+    import lxml.html
+
+    body = lxml.html.fromstring(html).cssselect("div.post-body")[0]
+    blocks: list[str] = []
+    for child in body:
+        if child.tag == "table":
+            for row in child.iter("tr"):
+                blocks.append(
+                    " ".join(c.text_content().strip() for c in row if c.tag in ("td", "th"))
+                )
+        else:
+            blocks.append(child.text_content().strip())
+    return [b for b in blocks if b]
+
+
+def test_archive_builds_with_jekyll_and_posts_read_as_the_article(crawled, tmp_path: Path) -> None:
+    from tests.sitebuild import build_site
+
+    site = tmp_path / "_site"
+    build_site(crawled["archive"], site)
+    assert (site / "index.html").exists() and (site / "feed.xml").exists()
+    assert not (site / "raw").exists() and not (site / "finews.db").exists()
+    db = crawled["db"]
+    for a in archivable(crawled["replica"]):
+        (category,) = db.execute(
+            "SELECT category FROM articles WHERE info_code = ?", ["NW" + a["code"]]
+        ).fetchone()
+        day = a["showTime"][:10].replace("-", "/")
+        page = site / category / day / f"NW{a['code']}.html"
+        html = page.read_text(encoding="utf-8")
+        blocks = visible_blocks(html)
+        share = f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{a['code']}"
+        assert blocks[-2:] == [share, f"返回{a['mediaName']}新闻｜返回首页"], a["name"]
+        assert "\n".join(blocks[:-2]) == a["expected_text"], a["name"]
+        assert not UNSAFE.search(html.split('<div class="post-body">', 1)[1]), a["name"]
+        assert (site / "category" / f"{category}.html").exists()

@@ -1,49 +1,94 @@
 """``scrapy crawl columns``: column lists -> article requests.
 
 Routes only: pages through each column's list API answer, skips CFH user
-posts and archived articles, requests the new ones (see ``ArchiveSpider`` for
-how a body is fetched), and stops a column when the list is empty, when
-``totle_hits`` is reached, at ``-a pages=N`` / ``FINEWS_MAX_PAGES``, or — on an
-incremental run (``FINEWS_INCREMENTAL``) — at the first page whose articles are
-all archived.
+posts, archived articles and recent failures, requests the new ones (see
+``ArchiveSpider`` for how a body is fetched).
 
-Arguments: ``-a columns=350,351`` (default ``FINEWS_COLUMNS``), ``-a pages=N``.
+A column stops when the list is empty, when ``totle_hits`` is reached, at the
+page cap, or — on an incremental run — at the first page whose articles are
+all known. If the previous walk of that column did not finish (a killed run),
+the stop also waits until the page reaches the point that walk had reached,
+so nothing it left behind is skipped (``column_state`` in the database).
+
+Incremental runs also fetch again, at most once per FINEWS_REFRESH_EVERY
+hours, the articles first seen in the last FINEWS_REFRESH_HOURS, to pick up
+edits.
+
+Backfill (``-a since=2026-01-01 -a until=2026-03-31``): pages back until the
+entries are older than ``since``, archives only entries inside the window,
+never stops at known pages, fetches no refreshes; logs progress per page.
+
+Arguments: ``-a columns=350,351`` (default FINEWS_COLUMNS), ``-a pages=N``,
+``-a since=DATE``, ``-a until=DATE``.
 Settings: FINEWS_COLUMNS, FINEWS_PAGE_SIZE, FINEWS_MAX_PAGES, FINEWS_INCREMENTAL,
-FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES.
+FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES,
+FINEWS_REFRESH_HOURS, FINEWS_REFRESH_EVERY.
 Stats: ``finews/list/pages``, ``finews/list/entries``, ``finews/list/cfh_skipped``,
-``finews/list/rejected``, ``finews/list/errors``, ``finews/list/stopped_archived``,
-``finews/dedupe/archived``, ``finews/dedupe/in_run``, ``finews/dedupe/failed_recently``, ``finews/article/requested``,
-``finews/article/new_column``.
+``finews/list/rejected``, ``finews/list/errors``, ``finews/list/unreachable``,
+``finews/list/stopped_known``, ``finews/dedupe/archived``, ``finews/dedupe/in_run``,
+``finews/dedupe/failed_recently``, ``finews/article/requested``,
+``finews/article/new_column``, ``finews/refresh/requested``,
+``finews/backfill/outside``.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
+from twisted.python.failure import Failure as TwistedFailure
 
 from crawler.config import _int_list
-from crawler.items import Article, Failure, ListEntry
+from crawler.database import column_states, refresh_candidates
+from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
 from crawler.spiders.base import ArchiveSpider, fetched
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _window_bound(value: str | None, end: bool) -> str:
+    if not value:
+        return ""
+    if not DATE_RE.match(value):
+        raise ValueError(f"dates are YYYY-MM-DD, got {value!r}")
+    return value + (" 23:59:59" if end else " 00:00:00")
 
 
 class ColumnsSpider(ArchiveSpider):
     name = "columns"
 
-    def __init__(self, columns: str | None = None, pages: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        columns: str | None = None,
+        pages: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._columns_arg = columns
         self._pages_arg = pages
+        # Beijing-time bounds of a backfill window, "" when open.
+        self.since = _window_bound(since, end=False)
+        self.until = _window_bound(until, end=True)
+        self.backfill = bool(self.since or self.until)
         # infoCode -> the column ids it was seen in during this run. The list
         # object is shared with the in-flight Article, so a second column
         # that lists it before its body arrives is recorded on the item.
         self.seen: dict[str, list[int]] = {}
         self.emitted: set[str] = set()
+        # Columns whose walk reached a normal stop (CrawlRunRecorder marks them clean).
+        self.walk_done: set[int] = set()
+        self.states: dict[int, tuple[bool, str]] = {}
+        self.started = time.monotonic()
+        self.reached: dict[int, str] = {}
 
     @property
     def column_ids(self) -> list[int]:
@@ -55,9 +100,22 @@ class ColumnsSpider(ArchiveSpider):
     def max_pages(self) -> int:
         return int(self._pages_arg) if self._pages_arg else self.cfg.max_pages
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[Any]:
+        self.states = column_states(self.db, self.column_ids)
         for column in self.column_ids:
             yield self.list_request(column, 1)
+        if not self.backfill and self.cfg.refresh_hours > 0:
+            now = datetime.now(UTC)
+            seen_after = now - timedelta(hours=self.cfg.refresh_hours)
+            fetched_before = now - timedelta(hours=self.cfg.refresh_every)
+            for row in refresh_candidates(
+                self.db,
+                seen_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                fetched_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ):
+                self.inc("refresh/requested")
+                self.seen[row["info_code"]] = row["column_ids"]
+                yield self.body_request(self._article(row, [], refresh=True), self.body_order())
 
     def list_request(self, column: int, page: int) -> scrapy.Request:
         # req_trace is required by the API; the site sends the time in ms.
@@ -65,6 +123,7 @@ class ColumnsSpider(ArchiveSpider):
         return scrapy.Request(
             url,
             callback=self.parse_list,
+            errback=self.list_errback,
             meta={"column": column, "page": page},
             priority=10,
             dont_filter=True,
@@ -72,6 +131,21 @@ class ColumnsSpider(ArchiveSpider):
 
     def on_article(self, article: Article) -> None:
         self.emitted.add(article.info_code)
+
+    def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
+        request = failure.request
+        self.inc("list/unreachable")
+        reason = f"list request failed: {failure.getErrorMessage()[:300]}"
+        self.logger.error(
+            "column %s page %s: %s", request.meta["column"], request.meta["page"], reason
+        )
+        response = getattr(failure.value, "response", None)
+        yield Failure(
+            stage="list",
+            reason=reason,
+            url=request.meta.get("finews_canonical_url", request.url),
+            responses=[fetched(response)] if response is not None else [],
+        )
 
     def parse_list(self, response: Response) -> Iterator[Any]:
         column: int = response.meta["column"]
@@ -83,10 +157,7 @@ class ColumnsSpider(ArchiveSpider):
             self.inc("list/errors")
             self.logger.error("column %s page %s: %s", column, page_no, result.error)
             yield Failure(
-                stage="list",
-                reason=result.error,
-                url=canonical_url(response),
-                responses=[snap],
+                stage="list", reason=result.error, url=canonical_url(response), responses=[snap]
             )
             return
         for raw, reason in result.rejected:
@@ -101,23 +172,55 @@ class ColumnsSpider(ArchiveSpider):
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
         self.inc("list/entries", len(result.entries))
+        oldest = min((e.show_time for e in result.entries), default="")
         codes = [e.info_code for e in entries]
         archived = self.archived(codes)
         failed = self.failed_recently([c for c in codes if c not in archived])
         for entry in entries:
+            if self.backfill and not self.in_window(entry):
+                self.inc("backfill/outside")
+                continue
             if entry.info_code in failed and entry.info_code not in self.seen:
                 self.inc("dedupe/failed_recently")
                 continue
             request = self.route_entry(entry, column, archived, snap)
             if request is not None:
                 yield request
+        if oldest and not self.backfill:
+            self.reached[column] = oldest
+            yield ListProgress(column_id=column, reached=oldest)
+        if self.backfill:
+            self.log_progress(column, page_no, oldest)
         # Known = archived, or failed too recently to try again.
         all_known = bool(entries) and all(c in archived or c in failed for c in codes)
-        if self.should_continue(result, column, page_no, all_known):
+        if self.should_continue(result, column, page_no, all_known, oldest):
             yield self.list_request(column, page_no + 1)
+        else:
+            self.walk_done.add(column)
+
+    def in_window(self, entry: ListEntry) -> bool:
+        return (not self.since or entry.show_time >= self.since) and (
+            not self.until or entry.show_time <= self.until
+        )
+
+    def log_progress(self, column: int, page_no: int, oldest: str) -> None:
+        stats = self.crawler.stats
+        fetched_ok = stats.get_value("finews/validate/ok", 0)
+        requested = stats.get_value("finews/article/requested", 0)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.logger.info(
+            "backfill column %s page %s: reached %s | %s listed, %s requested, %s fetched | %.1f articles/s",
+            column,
+            page_no,
+            oldest or "-",
+            stats.get_value("finews/list/entries", 0),
+            requested,
+            fetched_ok,
+            fetched_ok / elapsed,
+        )
 
     def route_entry(
-        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snap: Any
+        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snap: Fetched
     ) -> scrapy.Request | None:
         info_code = entry.info_code
         columns = self.seen.get(info_code)
@@ -129,40 +232,50 @@ class ColumnsSpider(ArchiveSpider):
                 self.inc("dedupe/in_run")  # in flight: the item gets both columns
                 return None
             # Already yielded with fewer columns: fetch again to record this one.
-            return self._article_request(entry, columns, snap, refresh=True)
+            return self._entry_request(entry, columns, snap, refresh=True)
         known = archived.get(info_code)
         if known is not None and column in known:
             self.inc("dedupe/archived")
             return None
         if known is not None:
             self.inc("article/new_column")
-            columns = sorted(set(known) | {column})
-            self.seen[info_code] = columns
-            return self._article_request(entry, columns, snap, refresh=True)
+            self.seen[info_code] = sorted(set(known) | {column})
+            return self._entry_request(entry, self.seen[info_code], snap, refresh=True)
         self.seen[info_code] = [column]
-        return self._article_request(entry, self.seen[info_code], snap, refresh=False)
+        return self._entry_request(entry, self.seen[info_code], snap, refresh=False)
 
-    def _article_request(
-        self, entry: ListEntry, columns: list[int], snap: Any, refresh: bool
-    ) -> scrapy.Request:
-        self.inc("article/requested")
-        article = Article(
-            info_code=entry.info_code,
-            code=entry.code,
-            title=entry.title,
-            published=entry.show_time,
-            media=entry.media,
-            summary=entry.summary,
-            column_ids=columns,
-            source_url=em.article_url(entry.code),
-            share_url=self.cfg.share_url_for(entry.info_code),
-            list_responses=[snap],
+    def _article(self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool) -> Article:
+        info_code = fields["info_code"]
+        return Article(
+            info_code=info_code,
+            code=info_code[2:],
+            title=fields["title"],
+            published=fields["published"],
+            media=fields["media"],
+            summary=fields["summary"],
+            column_ids=self.seen.get(info_code, fields.get("column_ids", [])),
+            source_url=em.article_url(info_code[2:]),
+            share_url=self.cfg.share_url_for(info_code),
+            list_responses=snaps,
             refresh=refresh,
         )
-        return self.body_request(article, self.body_order())
+
+    def _entry_request(
+        self, entry: ListEntry, columns: list[int], snap: Fetched, refresh: bool
+    ) -> scrapy.Request:
+        self.inc("article/requested")
+        fields = {
+            "info_code": entry.info_code,
+            "title": entry.title,
+            "published": entry.show_time,
+            "media": entry.media,
+            "summary": entry.summary,
+            "column_ids": columns,
+        }
+        return self.body_request(self._article(fields, [snap], refresh), self.body_order())
 
     def should_continue(
-        self, result: em.ListPage, column: int, page_no: int, all_known: bool
+        self, result: em.ListPage, column: int, page_no: int, all_known: bool, oldest: str
     ) -> bool:
         if not result.entries and not result.rejected:
             return False  # past the last page
@@ -170,10 +283,28 @@ class ColumnsSpider(ArchiveSpider):
             return False
         if result.total is not None and page_no * self.cfg.page_size >= result.total:
             return False
+        if self.backfill:
+            return not (self.since and oldest and oldest < self.since)
         if self.cfg.incremental and all_known:
-            self.inc("list/stopped_archived")
-            self.logger.info(
-                "column %s: page %s holds only archived articles, stop", column, page_no
-            )
-            return False
+            clean, reached = self.states.get(column, (True, ""))
+            if clean or not reached or (oldest and oldest <= reached):
+                self.inc("list/stopped_known")
+                self.logger.info(
+                    "column %s: page %s holds only known articles, stop", column, page_no
+                )
+                return False
         return True
+
+    def closed(self, reason: str) -> None:
+        if self.backfill:
+            stats = self.crawler.stats
+            self.logger.info(
+                "backfill done (%s): %s pages, %s listed, %s outside the window, %s archived, %s failures",
+                reason,
+                stats.get_value("finews/list/pages", 0),
+                stats.get_value("finews/list/entries", 0),
+                stats.get_value("finews/backfill/outside", 0),
+                stats.get_value("finews/index/archived", 0),
+                stats.get_value("finews/index/failures", 0),
+            )
+        super().closed(reason)

@@ -1,0 +1,174 @@
+"""Datasette plugin for the finews archive (``datasette archive/`` loads it).
+
+1. Table search on ``articles`` (``?_search=央行``) for words of any length.
+   ``metadata.yml`` points ``fts_table`` at ``articles_search``, the bigram
+   index built by ``crawler/search.py``. Datasette runs
+   ``rowid in (select rowid from articles_search where articles_search match
+   escape_fts(:search))``, and its ``escape_fts`` turns ``央行 降息预期`` into
+   ``"央行" "降息预期"``: fine for a one-token-per-word index, wrong for bigrams.
+   This plugin replaces the ``escape_fts`` SQL function, on connections to the
+   archive database only, with ``fts_query``: the same splitting and quoting
+   (whitespace-separated words, ``"double-quoted phrases"``, all ANDed), each
+   phrase rewritten for the bigram index (1 character: prefix query; 2: the
+   bigram; 3+: phrase of consecutive bigrams). ``hookimpl(trylast=True)``
+   because Datasette registers its own ``escape_fts`` in the same hook and the
+   last ``create_function`` wins.
+
+2. ``<mark>`` highlights in the ``snippet`` column of canned queries render as
+   HTML (the rest of the cell stays escaped).
+
+3. A ``day`` facet (``_facet_day=published_at``): the calendar day as written
+   in the value, i.e. Beijing time for ``2022-06-14T07:30:00+08:00``.
+   Datasette's ``_facet_date`` applies SQLite's ``date()``, which converts
+   values with an offset to UTC and files that article under 2022-06-13.
+
+Self-contained (stdlib + Datasette): ``datasette`` runs from ``.venv/bin`` and
+cannot import the repository's ``crawler`` package. ``crawler/search.py``
+documents the index format this must match.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.facets import Facet
+from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
+from markupsafe import Markup, escape
+
+# Databases (file stems) holding the finews schema. Other databases served by
+# the same Datasette keep the stock escape_fts.
+DATABASES = frozenset({"finews"})
+
+# Datasette's own splitting (datasette.utils.escape_fts): runs of whitespace
+# separate words, "…" keeps a phrase together.
+_SPLIT = re.compile(r'\s+|(".*?")')
+
+
+def _quote(text: str) -> str:
+    """An FTS5 string literal."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def phrase_query(text: str) -> str:
+    """One phrase of the user's query as an FTS5 expression for the bigram index.
+
+    The index holds, at every character position, the bigram starting there;
+    a text of n characters occurs at position p exactly when the n-1 bigrams
+    starting at p, p+1, … are there in a row (n >= 2), or, for n == 1, when the
+    bigram at p starts with that character (a prefix query).
+    """
+    if len(text) == 1:
+        return _quote(text) + "*"
+    return _quote(" ".join(text[i : i + 2] for i in range(len(text) - 1)))
+
+
+def fts_query(query: str) -> str:
+    """Drop-in for Datasette's ``escape_fts`` against ``articles_search``."""
+    if query.count('"') % 2:
+        query += '"'
+    bits = [bit for bit in _SPLIT.split(query) if bit and bit != '""']
+    phrases = []
+    for bit in bits:
+        text = bit[1:-1] if len(bit) >= 2 and bit[0] == bit[-1] == '"' else bit
+        if text:
+            phrases.append(phrase_query(text))
+    # An empty phrase matches nothing (Datasette's would be a syntax error).
+    return " ".join(phrases) or '""'
+
+
+@hookimpl(trylast=True)
+def prepare_connection(conn: Any, database: str) -> None:
+    if database in DATABASES:
+        conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+
+
+_MARK = {"&lt;mark&gt;": "<mark>", "&lt;/mark&gt;": "</mark>"}
+_MARK_RE = re.compile("|".join(map(re.escape, _MARK)))
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str) -> Markup | None:
+    if database not in DATABASES or table is not None or column != "snippet":
+        return None
+    if not isinstance(value, str):
+        return None
+    # Escape everything, then turn only the escaped highlight marks back into tags.
+    return Markup(_MARK_RE.sub(lambda m: _MARK[m.group(0)], str(escape(value))))
+
+
+class DayFacet(Facet):
+    """Facet by the leading ``YYYY-MM-DD`` of an ISO 8601 text column.
+
+    Selecting a day filters with ``<column>__startswith=YYYY-MM-DD``; days are
+    listed newest first.
+    """
+
+    type = "day"
+
+    async def suggest(self) -> list[dict[str, Any]]:
+        return []
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        facet_results: list[dict[str, Any]] = []
+        timed_out: list[str] = []
+        args = dict(self.get_querystring_pairs())
+        facet_size = self.get_facet_size()
+        for source_and_config in self.get_configs():
+            config = source_and_config["config"]
+            source = source_and_config["source"]
+            column = config.get("column") or config["simple"]
+            col = escape_sqlite(column)
+            facet_sql = f"""
+                select substr({col}, 1, 10) as value, count(*) as count from (
+                    {self.sql}
+                )
+                where {col} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'
+                group by value order by value desc limit {facet_size + 1}
+            """
+            try:
+                rows = await self.ds.execute(
+                    self.database,
+                    facet_sql,
+                    self.params,
+                    truncate=False,
+                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                )
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            key = f"{column}__startswith"
+            values = []
+            for row in rows.rows[:facet_size]:
+                selected = args.get(key) == row["value"]
+                if selected:
+                    toggle = path_with_removed_args(self.request, {key: row["value"]})
+                else:
+                    toggle = path_with_added_args(self.request, {key: row["value"]})
+                values.append(
+                    {
+                        "value": row["value"],
+                        "label": row["value"],
+                        "count": row["count"],
+                        "toggle_url": self.ds.absolute_url(self.request, toggle),
+                        "selected": selected,
+                    }
+                )
+            facet_results.append(
+                {
+                    "name": column,
+                    "type": self.type,
+                    "results": values,
+                    "hideable": source != "metadata",
+                    "toggle_url": path_with_removed_args(self.request, {"_facet_day": column}),
+                    "truncated": len(rows.rows) > facet_size,
+                }
+            )
+        return facet_results, timed_out
+
+
+@hookimpl
+def register_facet_classes() -> list[type[Facet]]:
+    return [DayFacet]

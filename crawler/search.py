@@ -1,0 +1,364 @@
+"""Chinese full-text search for the archive database, 1- and 2-character words included.
+
+Why a second index: ``articles_fts`` (FTS5 ``trigram``, made by
+``crawler.database``) only matches queries of 3+ characters, and most Chinese
+words have two (央行, 基金, 降息). FTS5's ``unicode61`` tokenizer alone is no
+help either: a run of CJK characters is one token.
+
+``articles_search`` is a *contentless* FTS5 table (``unicode61``, prefix index
+on 1 character) over ``title``, ``summary`` and ``body_text``, whose indexed
+text is each column's **bigram stream**: for every character position ``i`` the
+two characters ``text[i:i+2]`` (the last position gives one character),
+separated by spaces::
+
+    "央行降息，预期" -> "央行 行降 降息 息， ，预 预期 期"
+
+``unicode61`` then makes one token per position (separators such as ``，`` and
+spaces are dropped: ``"息，"`` -> ``息``). A query ``q`` of ``n`` characters
+becomes (see ``archive/plugins/finews_search.py``, which rewrites Datasette's
+table search, and the ``search`` canned query in ``archive/metadata.yml``)::
+
+    n == 1   "q"*              prefix query: the bigram of every occurrence starts with q
+    n == 2   "q"               one token: exactly the bigram q
+    n >= 3   "q1q2 q2q3 …"     phrase of the n-1 bigrams at consecutive positions
+
+which is exact substring matching per column (case-insensitive for Latin
+letters; punctuation and whitespace are not indexed, so a query containing them
+matches regardless of which separator stands there). A phrase never spans two
+columns, so the end of a title and the start of a summary do not make a match.
+
+Maintenance is by SQL triggers on ``articles`` that need no custom function
+(``json_each`` to count positions, ``substr``, ``group_concat``): every writer
+(the crawler, sqlite-utils, the ``sqlite3`` shell) keeps the index right. The
+contentless table stores no text; deleting a row's entries needs the indexed
+values again, and the triggers recompute them from ``OLD``. Python is only used
+by ``rebuild_search`` to compute the same text ~15x faster for a bulk rebuild.
+
+Also here: ``article_stocks`` (one row per stock id of an article, indexed by
+the bare code, kept by triggers; the stock canned query would otherwise parse
+the JSON of every row) and ``article_versions`` (created if missing, so its
+canned query works before the versioning code writes to it).
+
+Caveat shared with ``articles_fts``: both indexes key on ``articles.rowid``.
+Writers must upsert (``INSERT … ON CONFLICT DO UPDATE``, as sqlite-utils does),
+not ``INSERT OR REPLACE`` (whose implicit delete fires no trigger), and after a
+``VACUUM`` (which may renumber rowids of a table without INTEGER PRIMARY KEY)
+run ``python -m crawler.search rebuild <db>`` and ``rebuild_fts`` for
+``articles_fts``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from typing import Any
+
+SEARCH_TABLE = "articles_search"
+SEARCH_COLUMNS = ("title", "summary", "body_text")
+STOCKS_TABLE = "article_stocks"
+VERSIONS_TABLE = "article_versions"
+
+# Bump when the indexed text changes: the triggers' SQL embeds it, so a changed
+# trigger makes ensure_search rebuild the index.
+INDEX_FORMAT = 1
+
+# Positions are enumerated in chunks: ``substr`` on a long TEXT is O(offset)
+# (UTF-8 has to be walked), so taking every bigram straight from a 20,000
+# character body would be quadratic. Chunks of 64 (+1 overlap) keep it linear;
+# the chunk size does not change the output.
+_CHUNK = 64
+
+
+def bigram_text(text: Any) -> str | None:
+    """The indexed text of one column value (Python twin of ``bigram_sql``).
+
+    ``None`` stays ``None``; SQLite's ``length()`` stops at the first NUL, so
+    does this.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        text = str(text)
+    text = text.split("\0", 1)[0]
+    return " ".join(text[i : i + 2] for i in range(len(text)))
+
+
+def _positions_sql(count: str) -> str:
+    """A table-valued ``json_each`` yielding keys 0..count-1 (at least key 0).
+
+    ``hex(zeroblob(n))`` is ``n`` times ``00``; turned into ``[0,0,…,0]`` it
+    enumerates positions without a recursive CTE or ``generate_series`` (not
+    compiled into Python's SQLite), using only core functions.
+    """
+    return f"json_each('[' || replace(hex(zeroblob({count})), '00', '0,') || '0]')"
+
+
+def bigram_sql(expr: str) -> str:
+    """SQL expression computing ``bigram_text(expr)`` with core SQLite functions.
+
+    The outer ``json_each`` walks chunks of the text, the inner one the
+    positions inside a chunk; ``group_concat`` follows the nested-loop order,
+    which the inner loop's dependency on the chunk fixes (checked against
+    ``bigram_text`` by the tests).
+    """
+    chunks = _positions_sql(f"(length({expr}) - 1) / {_CHUNK}")
+    inner = _positions_sql(f"min({_CHUNK}, length(c.part)) - 1")
+    return (
+        "(SELECT group_concat(substr(c.part, j.key + 1, 2), ' ') FROM "
+        f"(SELECT substr({expr}, i.key * {_CHUNK} + 1, {_CHUNK + 1}) AS part FROM {chunks} AS i) AS c, "
+        f"{inner} AS j)"
+    )
+
+
+def _search_values(prefix: str) -> str:
+    return ", ".join(bigram_sql(f"{prefix}.{column}") for column in SEARCH_COLUMNS)
+
+
+_COLS = ", ".join(SEARCH_COLUMNS)
+
+SEARCH_TABLE_SQL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5("
+    f"{_COLS}, content='', tokenize='unicode61', prefix='1')"
+)
+
+STOCKS_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {STOCKS_TABLE} (
+    code TEXT NOT NULL,
+    stock TEXT NOT NULL,
+    info_code TEXT NOT NULL,
+    PRIMARY KEY (code, info_code, stock)
+) WITHOUT ROWID"""
+
+VERSIONS_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
+    info_code TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_sha256 TEXT,
+    fetched_at TEXT,
+    body_markdown TEXT,
+    PRIMARY KEY (info_code, version)
+)"""
+
+INDEXES_SQL = [
+    f"CREATE INDEX IF NOT EXISTS {STOCKS_TABLE}_info_code ON {STOCKS_TABLE}(info_code)",
+]
+
+# Stock ids are "<market>.<code>" ("1.600519", "116.00992"); code is the part
+# after the dot. Anything that is not valid JSON counts as no stocks rather
+# than failing the writer's INSERT.
+_STOCKS_INSERT = f"""INSERT OR IGNORE INTO {STOCKS_TABLE} (code, stock, info_code)
+    SELECT substr(value, instr(value, '.') + 1), value, NEW.info_code
+    FROM json_each(CASE WHEN json_valid(NEW.stocks) THEN NEW.stocks ELSE '[]' END)
+    WHERE type = 'text';"""
+_STOCKS_DELETE = f"DELETE FROM {STOCKS_TABLE} WHERE info_code = OLD.info_code;"
+
+_SEARCH_INSERT = (
+    f"INSERT INTO {SEARCH_TABLE} (rowid, {_COLS}) VALUES (NEW.rowid, {_search_values('NEW')});"
+)
+# A contentless table forgets the text: 'delete' must be given the values that
+# were indexed, recomputed here from OLD (deterministic, so they are identical).
+_SEARCH_DELETE = (
+    f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, {_COLS}) "
+    f"VALUES ('delete', OLD.rowid, {_search_values('OLD')});"
+)
+_TEXT_CHANGED = " OR ".join(
+    ["OLD.rowid IS NOT NEW.rowid"] + [f"OLD.{c} IS NOT NEW.{c}" for c in SEARCH_COLUMNS]
+)
+
+# name -> (kind, full CREATE TRIGGER statement). The format number is in a
+# comment so that a format change alters the stored SQL.
+TRIGGERS: dict[str, tuple[str, str]] = {
+    f"{SEARCH_TABLE}_ai": (
+        "search",
+        f"CREATE TRIGGER {SEARCH_TABLE}_ai AFTER INSERT ON articles BEGIN "
+        f"/* finews search format {INDEX_FORMAT} */ {_SEARCH_INSERT} END",
+    ),
+    f"{SEARCH_TABLE}_ad": (
+        "search",
+        f"CREATE TRIGGER {SEARCH_TABLE}_ad AFTER DELETE ON articles BEGIN {_SEARCH_DELETE} END",
+    ),
+    # Re-indexing only when the text changed: a refresh that only adds a
+    # column (the common update) costs nothing here.
+    f"{SEARCH_TABLE}_au": (
+        "search",
+        f"CREATE TRIGGER {SEARCH_TABLE}_au AFTER UPDATE ON articles WHEN {_TEXT_CHANGED} "
+        f"BEGIN {_SEARCH_DELETE} {_SEARCH_INSERT} END",
+    ),
+    f"{STOCKS_TABLE}_ai": (
+        "stocks",
+        f"CREATE TRIGGER {STOCKS_TABLE}_ai AFTER INSERT ON articles BEGIN {_STOCKS_INSERT} END",
+    ),
+    f"{STOCKS_TABLE}_ad": (
+        "stocks",
+        f"CREATE TRIGGER {STOCKS_TABLE}_ad AFTER DELETE ON articles BEGIN {_STOCKS_DELETE} END",
+    ),
+    f"{STOCKS_TABLE}_au": (
+        "stocks",
+        f"CREATE TRIGGER {STOCKS_TABLE}_au AFTER UPDATE ON articles "
+        "WHEN OLD.info_code IS NOT NEW.info_code OR OLD.stocks IS NOT NEW.stocks "
+        f"BEGIN {_STOCKS_DELETE} {_STOCKS_INSERT} END",
+    ),
+}
+
+
+def _conn(db: Any) -> sqlite3.Connection:
+    """The sqlite3 connection of a sqlite-utils Database (or the connection itself)."""
+    return getattr(db, "conn", db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or a savepoint inside the caller's transaction.
+
+    IMMEDIATE because ensure_search checks the schema and then changes it: no
+    other writer may slip an article in between (it would miss the index).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.savepoint = conn.in_transaction
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("SAVEPOINT finews_search" if self.savepoint else "BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.savepoint:
+            if exc_type is not None:
+                self.conn.execute("ROLLBACK TO finews_search")
+            self.conn.execute("RELEASE finews_search")
+        elif exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+
+def _schema(conn: sqlite3.Connection) -> dict[str, str]:
+    return {
+        name: sql or ""
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'trigger')"
+        )
+    }
+
+
+def _missing(schema: dict[str, str]) -> set[str]:
+    """What ensure_search has to do: kinds ("search", "stocks", "versions") out of date."""
+    todo: set[str] = set()
+    if SEARCH_TABLE not in schema:
+        todo.add("search")
+    if STOCKS_TABLE not in schema:
+        todo.add("stocks")
+    if VERSIONS_TABLE not in schema:
+        todo.add("versions")
+    for name, (kind, sql) in TRIGGERS.items():
+        if schema.get(name) != sql:
+            todo.add(kind)
+    return todo
+
+
+def ensure_search(db: Any) -> None:
+    """Create the search index, the stock index, their triggers and
+    ``article_versions`` if missing or out of date, and fill the indexes from
+    ``articles`` when they are (re)created. Idempotent; the usual call costs one
+    read of ``sqlite_master``. Needs the ``articles`` table (call it at the end
+    of ``crawler.database.ensure_schema``).
+    """
+    conn = _conn(db)
+    if not _missing(_schema(conn)):
+        return
+    with _Transaction(conn):
+        todo = _missing(_schema(conn))  # again, now that we hold the write lock
+        conn.execute(VERSIONS_TABLE_SQL)
+        conn.execute(SEARCH_TABLE_SQL)
+        conn.execute(STOCKS_TABLE_SQL)
+        for statement in INDEXES_SQL:
+            conn.execute(statement)
+        for name, (kind, sql) in TRIGGERS.items():
+            if kind in todo:
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+                conn.execute(sql)
+        if "search" in todo:
+            _rebuild_search_index(conn)
+        if "stocks" in todo:
+            _rebuild_stocks(conn)
+
+
+def _rebuild_search_index(conn: sqlite3.Connection) -> None:
+    # The Python twin computes the same text as the triggers, ~15x faster. The
+    # function stays registered on this connection only (harmless; nothing in
+    # the schema refers to it, so other writers never need it).
+    conn.create_function("finews_bigrams", 1, bigram_text, deterministic=True)
+    conn.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
+    values = ", ".join(f"finews_bigrams({column})" for column in SEARCH_COLUMNS)
+    conn.execute(
+        f"INSERT INTO {SEARCH_TABLE} (rowid, {_COLS}) SELECT rowid, {values} FROM articles"
+    )
+    # One b-tree segment instead of hundreds: faster queries after a bulk load.
+    conn.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')")
+
+
+def _rebuild_stocks(conn: sqlite3.Connection) -> None:
+    conn.execute(f"DELETE FROM {STOCKS_TABLE}")
+    conn.execute(
+        f"""INSERT OR IGNORE INTO {STOCKS_TABLE} (code, stock, info_code)
+            SELECT substr(j.value, instr(j.value, '.') + 1), j.value, a.info_code
+            FROM articles AS a,
+                 json_each(CASE WHEN json_valid(a.stocks) THEN a.stocks ELSE '[]' END) AS j
+            WHERE j.type = 'text'"""
+    )
+
+
+def rebuild_search(db: Any) -> None:
+    """Refill ``articles_search`` and ``article_stocks`` from ``articles`` (after
+    a VACUUM, a bulk load with triggers dropped, or to repair). One transaction."""
+    conn = _conn(db)
+    ensure_search(conn)
+    with _Transaction(conn):
+        _rebuild_search_index(conn)
+        _rebuild_stocks(conn)
+
+
+def check_search(db: Any) -> list[str]:
+    """Problems found (empty if none): every article indexed exactly once,
+    nothing else indexed, FTS5's own integrity check passes."""
+    conn = _conn(db)
+    problems: list[str] = []
+    missing = conn.execute(
+        f"SELECT count(*) FROM articles WHERE rowid NOT IN (SELECT id FROM {SEARCH_TABLE}_docsize)"
+    ).fetchone()[0]
+    stale = conn.execute(
+        f"SELECT count(*) FROM {SEARCH_TABLE}_docsize WHERE id NOT IN (SELECT rowid FROM articles)"
+    ).fetchone()[0]
+    if missing:
+        problems.append(f"{missing} articles not in {SEARCH_TABLE}")
+    if stale:
+        problems.append(f"{stale} rows of {SEARCH_TABLE} without an article")
+    try:
+        conn.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError as e:
+        problems.append(f"{SEARCH_TABLE} integrity-check: {e}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m crawler.search {ensure,rebuild,check} DB``."""
+    parser = argparse.ArgumentParser(prog="python -m crawler.search", description=__doc__)
+    parser.add_argument("command", choices=["ensure", "rebuild", "check"])
+    parser.add_argument("db", help="path of finews.db")
+    args = parser.parse_args(argv)
+    conn = sqlite3.connect(args.db, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=30000")
+    try:
+        if args.command == "ensure":
+            ensure_search(conn)
+        elif args.command == "rebuild":
+            rebuild_search(conn)
+        problems = check_search(conn)
+    finally:
+        conn.close()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

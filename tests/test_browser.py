@@ -1,0 +1,706 @@
+"""The browser route with real Chromium, real scrapy-playwright, the real replica.
+
+Each crawl runs in a subprocess (``python -m tests.test_browser probe CONFIG``):
+a throwaway spider (:class:`ProbeSpider`) renders the pages of a plan with
+``crawler.browser.render_request_meta`` under ``crawler.browser.playwright_settings``
+and the project's settings (``FINEWS_UPSTREAM`` maps Eastmoney onto the
+replica), and writes what it got to ``results.json`` and ``stats.json``.
+
+No Chromium is a failure, not a skip: the browser route is part of finews.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler import browser
+from crawler.items import Fetched
+from crawler.parsers import eastmoney as em
+from crawler.parsers.rendered import parse_rendered_list, parse_rendered_share
+
+ROOT = Path(__file__).resolve().parent.parent
+DEBIAN_SHELL = "/usr/bin/chromium-headless-shell"
+NO_CHROMIUM = (
+    "no Chromium found: the browser route needs one. Install Debian's "
+    "`chromium-headless-shell` (apt-get install -y chromium-headless-shell) or set "
+    "FINEWS_CHROMIUM to a Chromium executable."
+)
+FAST = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 4,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+    "RETRY_TIMES": 1,
+    "LOG_LEVEL": "INFO",
+    "ITEM_PIPELINES": {},
+    "EXTENSIONS": {},
+}
+
+
+# --------------------------------------------------------------------------- the probe crawl
+
+
+def _fetched_json(f: Fetched) -> dict[str, Any]:
+    return {
+        "url": f.url,
+        "status": f.status,
+        "headers": f.headers,
+        "body_b64": base64.b64encode(f.body).decode(),
+        "fetched_at": f.fetched_at,
+        "method": f.method,
+    }
+
+
+def fetched_from_json(d: dict[str, Any]) -> Fetched:
+    return Fetched(
+        url=d["url"],
+        status=d["status"],
+        headers=[tuple(h) for h in d["headers"]],
+        body=base64.b64decode(d["body_b64"]),
+        fetched_at=d["fetched_at"],
+        method=d["method"],
+    )
+
+
+def _browser_main_pids() -> list[int]:
+    """Chromium main processes below this process (their parent is not Chromium)."""
+
+    def exe(pid: int) -> str:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        return os.path.basename(raw.split(b"\0")[0].decode(errors="replace"))
+
+    def ppid(pid: int) -> int:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+    names = {"chromium-headless-shell", "chromium", "chrome", "headless_shell", "chrome-headless-shell"}
+    pids = []
+    for pid in browser.iter_descendants(os.getpid()):
+        try:
+            if exe(pid) in names and exe(ppid(pid)) not in names:
+                pids.append(pid)
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def make_probe_spider() -> type:
+    import scrapy
+
+    class ProbeSpider(scrapy.Spider):
+        """Renders (or plainly fetches) each URL of a plan and records the result."""
+
+        name = "browser_probe"
+
+        def __init__(self, config: dict[str, Any], **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.config = config
+            self.results: list[dict[str, Any]] = []
+            self.ok_count = 0
+            self.killed: list[int] = []
+
+        async def start(self):
+            plan = self.config["plan"]
+            render = self.config.get("render", {})
+            for i, step in enumerate(plan):
+                meta: dict[str, Any] = {"probe_id": step["id"], "probe_kind": step["kind"]}
+                if step["kind"] != "plain":
+                    meta.update(browser.render_request_meta(step["kind"], **render))
+                yield scrapy.Request(
+                    step["url"],
+                    callback=self.parse,
+                    errback=self.failed,
+                    meta=meta,
+                    dont_filter=True,
+                    priority=len(plan) - i,  # plan order (the memory queue is LIFO)
+                )
+
+        def parse(self, response):
+            meta = response.meta
+            record: dict[str, Any] = {
+                "id": meta["probe_id"],
+                "kind": meta["probe_kind"],
+                "ok": True,
+                "response_url": response.url,
+                "status": response.status,
+                "context": meta.get("playwright_context"),
+                "finished": time.time(),
+            }
+            if meta["probe_kind"] == "plain":
+                record["body"] = response.text
+            else:
+                result = browser.render_result(response)
+                record.update(
+                    state=result.state if result else None,
+                    wait_ms=result.wait_ms if result else None,
+                    errors=result.errors if result else None,
+                    dom=response.text,
+                    snapshots=[_fetched_json(f) for f in browser.render_snapshots(response)],
+                )
+            self.results.append(record)
+            self.ok_count += 1
+            kill_after = self.config.get("kill_after")
+            if kill_after and self.ok_count == kill_after:
+                for pid in _browser_main_pids():
+                    os.kill(pid, signal.SIGKILL)  # a browser this crawl launched
+                    self.killed.append(pid)
+                self.logger.info("killed browser processes %s", self.killed)
+            return None
+
+        def failed(self, failure):
+            request = failure.request
+            self.results.append(
+                {
+                    "id": request.meta["probe_id"],
+                    "kind": request.meta["probe_kind"],
+                    "ok": False,
+                    "error": f"{failure.type.__name__}: {failure.getErrorMessage()[:300]}",
+                    "state": getattr(browser.render_result(request), "state", None),
+                    "finished": time.time(),
+                }
+            )
+
+        def closed(self, reason):
+            out = Path(self.config["out"])
+            (out / "results.json").write_text(
+                json.dumps(
+                    {"results": self.results, "killed": self.killed, "reason": reason},
+                    ensure_ascii=False,
+                )
+            )
+            stats = {k: str(v) for k, v in self.crawler.stats.get_stats().items()}
+            (out / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=1))
+
+    return ProbeSpider
+
+
+def probe_main(config_path: str) -> None:
+    """Subprocess entry: run the probe crawl described by the JSON config."""
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    config = json.loads(Path(config_path).read_text())
+    settings = get_project_settings()
+    pw = browser.playwright_settings(
+        config["chromium"],
+        downloader_middlewares=settings.getdict("DOWNLOADER_MIDDLEWARES"),
+        **config.get("playwright", {}),
+    )
+    overrides = {**FAST, **pw, **config.get("settings", {})}
+    overrides["LOG_FILE"] = str(Path(config["out"]) / "crawl.log")
+    settings.update(overrides, priority="cmdline")
+    process = CrawlerProcess(settings)
+    process.crawl(make_probe_spider(), config=config)
+    process.start()
+
+
+def run_probe(
+    out: Path,
+    plan: list[dict[str, str]],
+    upstream: str = "",
+    *,
+    render: dict[str, Any] | None = None,
+    playwright: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    kill_after: int | None = None,
+    timeout: int = 240,
+) -> dict[str, Any]:
+    """Run a probe crawl in a subprocess; returns ``{"results", "by_id", "stats", "log"}``."""
+    chromium = browser.find_chromium(os.environ.get("FINEWS_CHROMIUM", ""))
+    if chromium is None:
+        pytest.fail(NO_CHROMIUM)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "out": str(out),
+        "plan": plan,
+        "chromium": chromium,
+        "render": render or {},
+        "playwright": playwright or {},
+        "settings": {"FINEWS_UPSTREAM": upstream, "FINEWS_ARCHIVE_DIR": str(out / "archive")}
+        | (settings or {}),
+        "kill_after": kill_after,
+    }
+    path = out / "config.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.test_browser", "probe", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    log = (out / "crawl.log").read_text() if (out / "crawl.log").exists() else ""
+    if proc.returncode != 0 or not (out / "results.json").exists():
+        raise AssertionError(
+            f"probe crawl failed ({proc.returncode}):\n{proc.stderr[-4000:]}\n{log[-6000:]}"
+        )
+    data = json.loads((out / "results.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
+    by_id = {r["id"]: r for r in data["results"]}
+    return {"results": data["results"], "by_id": by_id, "stats": stats, "log": log, **data}
+
+
+def snapshots(record: dict[str, Any]) -> list[Fetched]:
+    return [fetched_from_json(s) for s in record["snapshots"]]
+
+
+def stat(stats: dict[str, str], key: str) -> int:
+    return int(stats.get(key, "0"))
+
+
+# --------------------------------------------------------------------------- finding Chromium
+
+
+def test_find_chromium_finds_a_browser_and_the_debian_binary() -> None:
+    found = browser.find_chromium()
+    if found is None:
+        pytest.fail(NO_CHROMIUM)
+    if browser.bundled_chromium() is None:
+        assert found == DEBIAN_SHELL, f"expected Debian's headless shell, found {found}"
+    assert os.access(found, os.X_OK)
+
+
+def test_find_chromium_prefers_an_executable_setting(tmp_path: Path) -> None:
+    assert browser.find_chromium(DEBIAN_SHELL) == DEBIAN_SHELL
+    assert browser.find_chromium("chromium-headless-shell") == DEBIAN_SHELL  # on PATH
+    # Not executable: ignored, the normal search goes on.
+    stub = tmp_path / "chrome"
+    stub.write_text("#!/bin/sh\n")
+    assert browser.find_chromium(str(stub)) == browser.find_chromium()
+    assert browser.find_chromium(str(tmp_path / "missing")) == browser.find_chromium()
+
+
+def test_browser_available_launches_it() -> None:
+    exe = browser.find_chromium()
+    if exe is None:
+        pytest.fail(NO_CHROMIUM)
+    ok, detail = browser.browser_available(exe)
+    assert ok, detail
+    assert detail.split(".")[0].isdigit(), detail  # the browser version, e.g. 156.0.8078.79
+
+
+def test_browser_available_explains_failures(tmp_path: Path) -> None:
+    ok, reason = browser.browser_available(None)
+    assert not ok and "no Chromium" in reason
+    ok, reason = browser.browser_available(str(tmp_path / "nope"))
+    assert not ok and "not an executable" in reason
+    # Answers --version but is no browser: only a real launch tells.
+    ok, reason = browser.browser_available("/bin/true", timeout_s=10)
+    assert not ok and "launch failed" in reason
+
+
+def test_resolve_browser_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert browser.resolve_browser("never") == (None, "disabled (FINEWS_RENDER=never)")
+    with pytest.raises(ValueError):
+        browser.resolve_browser("sometimes")
+    exe, version = browser.resolve_browser("auto")
+    assert exe == browser.find_chromium() and version
+    # A machine without any Chromium:
+    monkeypatch.setattr(browser, "SYSTEM_CHROMIUMS", ())
+    monkeypatch.setattr(browser, "WHICH_NAMES", ())
+    monkeypatch.setattr(browser, "bundled_chromium", lambda: None)
+    assert browser.find_chromium() is None
+    exe, reason = browser.resolve_browser("auto")
+    assert exe is None and "no Chromium" in reason
+    with pytest.raises(browser.BrowserUnavailable, match="FINEWS_RENDER=always"):
+        browser.resolve_browser("always")
+
+
+# --------------------------------------------------------------------------- small parts
+
+
+def test_page_urls() -> None:
+    assert browser.column_page_url(350) == "https://finance.eastmoney.com/a/cgnjj.html"
+    assert browser.column_page_url(351, 3) == "https://finance.eastmoney.com/a/cgjjj_3.html"
+    assert browser.column_page_url(1207, 2) == "https://stock.eastmoney.com/a/czpnc_2.html"
+    for column in (344, 345, 353):
+        assert browser.column_page_url(column).startswith("https://finance.eastmoney.com/a/c")
+    with pytest.raises(ValueError):
+        browser.column_page_url(999)
+    with pytest.raises(ValueError):
+        browser.column_page_url(350, 0)
+    share = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW202611233592418806"
+    assert browser.share_page_url("NW202611233592418806") == share
+    assert browser.share_page_url("202611233592418806") == share
+    with pytest.raises(ValueError):
+        browser.share_page_url("x")
+
+
+def test_canonical_sub_url_maps_the_mirror_origin_only() -> None:
+    page = "http://127.0.0.1:9/a/cgnjj.html"
+    canon = "https://finance.eastmoney.com/a/cgnjj.html"
+    f = browser.canonical_sub_url
+    assert (
+        f("http://127.0.0.1:9/comm/web/getNewsByColumns?column=350&x=1", page, canon)
+        == "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns?column=350&x=1"
+    )
+    assert (
+        f("http://127.0.0.1:9/NewsData/GetNewsText.do?id=NW1", page, canon)
+        == "http://choicewzp1.eastmoney.com/NewsData/GetNewsText.do?id=NW1"
+    )
+    assert f("http://127.0.0.1:9/a/cgnjj.html", page, canon) == canon
+    assert f("https://emres.dfcfw.com/x.js", page, canon) == "https://emres.dfcfw.com/x.js"
+    # Rendering Eastmoney itself: nothing to map.
+    assert f("https://np-listapi.eastmoney.com/comm/web/getNewsByColumns?a=1", canon, canon).startswith(
+        "https://np-listapi.eastmoney.com/"
+    )
+
+
+def test_playwright_settings() -> None:
+    s = browser.playwright_settings(DEBIAN_SHELL, 3, 5, 12_000, recycle_pages=50)
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    assert s["DOWNLOAD_HANDLERS"] == {"http": handler, "https": handler}
+    assert s["TWISTED_REACTOR"] == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+    launch = s["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    assert launch["executable_path"] == DEBIAN_SHELL and launch["headless"] is True
+    assert ("--no-sandbox" in launch["args"]) == (os.geteuid() == 0)
+    for flag in ("--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--no-first-run"):
+        assert flag in launch["args"]
+    assert s["PLAYWRIGHT_MAX_CONTEXTS"] == 3
+    assert s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] == 5
+    assert s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] == 12_000
+    assert s["FINEWS_RENDER_RECYCLE_PAGES"] == 50
+    assert "DOWNLOADER_MIDDLEWARES" not in s
+    from scrapy.utils.misc import load_object
+
+    assert load_object(s["PLAYWRIGHT_ABORT_REQUEST"]) is browser.abort_request
+    merged = browser.playwright_settings(DEBIAN_SHELL, downloader_middlewares={"a.B": 1})
+    assert merged["DOWNLOADER_MIDDLEWARES"] == {"a.B": 1, browser.RECYCLE_MIDDLEWARE: 960}
+    # Scrapy 2.19 already defaults to the asyncio reactor scrapy-playwright needs.
+    from scrapy.settings import default_settings
+
+    assert default_settings.TWISTED_REACTOR == s["TWISTED_REACTOR"]
+
+
+def test_render_request_meta() -> None:
+    meta = browser.render_request_meta("list", timeout_ms=5000)
+    assert meta["playwright"] is True and meta["finews_render"] == "list"
+    assert meta["playwright_include_page"] is False
+    (pm,) = meta["playwright_page_methods"]
+    assert pm.method is browser.settle and pm.args == ("list", 5000, 800)
+    assert meta["playwright_page_init_callback"] is browser.page_init
+    assert meta["finews_render_deadline_ms"] == 50_000
+    assert "playwright_context" not in meta
+    assert browser.render_request_meta("share", context="c1")["playwright_context"] == "c1"
+    with pytest.raises(ValueError):
+        browser.render_request_meta("article")
+    # Module-level functions and plain data: the meta pickles (disk queues).
+    import pickle
+
+    pickle.dumps(meta)
+
+
+# --------------------------------------------------------------------------- real renders
+
+SHARE_FIXTURES = [
+    "current_basic",
+    "hostile_xss",
+    "image_and_placeholder",
+    "kline_chart",
+    "table",
+    "stock_links",
+    "hostile_markdown",
+    "choice_empty_page_ok",
+]
+
+
+def column_order(articles: list[dict[str, Any]], column: int) -> list[dict[str, Any]]:
+    hits = [a for a in articles if column in a["columns"]]
+    return sorted(hits, key=lambda a: (a["showTime"], a["code"]), reverse=True)
+
+
+@pytest.fixture(scope="module")
+def refused_crawl(tmp_path_factory: pytest.TempPathFactory):
+    from tests.replica.server import Replica
+
+    out = tmp_path_factory.mktemp("render")
+    with Replica(refuse_json=True) as replica:
+        by_name = {a["name"]: a for a in replica.articles}
+        plan = [
+            {"id": "plain_list", "kind": "plain", "url": em.list_url(350, 1, 20, "1")},
+            {"id": "list350", "kind": "list", "url": browser.column_page_url(350, 1)},
+            {"id": "list350_2", "kind": "list", "url": browser.column_page_url(350, 2)},
+            {"id": "list350_3", "kind": "list", "url": browser.column_page_url(350, 3)},
+            {"id": "list351", "kind": "list", "url": browser.column_page_url(351, 1)},
+        ] + [
+            {"id": name, "kind": "share", "url": browser.share_page_url("NW" + by_name[name]["code"])}
+            for name in SHARE_FIXTURES
+        ]
+        run = run_probe(
+            out,
+            plan,
+            replica.url,
+            render={"timeout_ms": 10_000},
+            playwright={"max_contexts": 2, "max_pages": 4, "recycle_pages": 3},
+        )
+        run["replica"] = replica
+        run["requests"] = replica.requests()
+        run["articles"] = replica.articles
+        run["by_name"] = by_name
+        yield run
+
+
+def test_the_fast_route_is_refused_and_goes_through_plain_http(refused_crawl) -> None:
+    plain = refused_crawl["by_id"]["plain_list"]
+    assert plain["ok"] and "非法请求" in plain["body"]
+    assert plain["context"] is None  # never saw the browser
+
+
+def test_column_page_render_captures_the_list_json(refused_crawl) -> None:
+    articles = refused_crawl["articles"]
+    expected = column_order(articles, 350)
+    rec = refused_crawl["by_id"]["list350"]
+    assert rec["ok"], rec
+    assert rec["state"] == "state:loaded"
+    snaps = snapshots(rec)
+    canon = "https://finance.eastmoney.com/a/cgnjj.html"
+    # document as served, the list API answer, then the rendered DOM
+    assert [s.url.split("?")[0] for s in snaps] == [
+        canon,
+        "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns",
+        canon,
+    ]
+    assert b'data-state="loading"' in snaps[0].body  # the shell, as served
+    assert dict(snaps[-1].headers)["X-Finews-Rendered"] == "list; state=state:loaded"
+    assert snaps[-1].body == rec["dom"].encode()
+    api = em.parse_list(snaps[1].body.decode(), snaps[1].url)
+    assert api.ok and [e.code for e in api.entries] == [a["code"] for a in expected[:20]]
+
+    page = parse_rendered_list(rec["dom"], canon, snaps, column=350)
+    assert page.ok and page.source == "json" and page.total == len(expected)
+    assert [(e.code, e.show_time, e.media, e.title) for e in page.entries] == [
+        (a["code"], a["showTime"], a["mediaName"], a["title"]) for a in expected[:20]
+    ]
+    # The DOM alone has the same articles, without seconds and media.
+    dom = parse_rendered_list(rec["dom"], canon)
+    assert dom.ok and dom.source == "dom"
+    assert [(e.code, e.title, e.summary) for e in dom.entries] == [
+        (a["code"], a["title"], a["summary"]) for a in expected[:20]
+    ]
+    assert all(e.show_time == "" and e.media == "" for e in dom.entries)
+    assert [i.time_text for i in dom.dom_items][:1] == [
+        f"{expected[0]['showTime'][5:7]}月{expected[0]['showTime'][8:10]}日 {expected[0]['showTime'][11:16]}"
+    ]
+
+
+def test_later_and_empty_pages_and_another_column(refused_crawl) -> None:
+    articles = refused_crawl["articles"]
+    by_id = refused_crawl["by_id"]
+    second = parse_rendered_list(
+        by_id["list350_2"]["dom"], browser.column_page_url(350, 2), snapshots(by_id["list350_2"])
+    )
+    assert second.source == "json"
+    assert [e.code for e in second.entries] == [a["code"] for a in column_order(articles, 350)[20:]]
+    third = parse_rendered_list(
+        by_id["list350_3"]["dom"], browser.column_page_url(350, 3), snapshots(by_id["list350_3"])
+    )
+    assert third.ok and third.source == "json" and third.entries == []
+    col351 = parse_rendered_list(
+        by_id["list351"]["dom"], browser.column_page_url(351), snapshots(by_id["list351"])
+    )
+    assert [e.code for e in col351.entries] == [a["code"] for a in column_order(articles, 351)]
+
+
+def test_share_page_render_gives_the_choice_body(refused_crawl) -> None:
+    for name in SHARE_FIXTURES:
+        art = refused_crawl["by_name"][name]
+        rec = refused_crawl["by_id"][name]
+        assert rec["ok"], rec
+        url = browser.share_page_url("NW" + art["code"])
+        snaps = snapshots(rec)
+        api = [s for s in snaps if "/NewsData/GetNewsText.do" in s.url]
+        assert [s.url for s in api] == [
+            f"http://choicewzp1.eastmoney.com/NewsData/GetNewsText.do?id=NW{art['code']}"
+        ]
+        share, reason = parse_rendered_share(rec["dom"], url, snaps)
+        if art["choice"] == "empty":
+            assert rec["state"] == "state:empty"
+            assert share is None and reason == "empty Choice text"
+            continue
+        assert rec["state"] == "state:loaded", (name, rec["state"])
+        assert share is not None and share.source == "json", reason
+        assert share.text == art["body_html"]  # byte for byte what the fast route archives
+        assert (share.title, share.published, share.media) == (
+            art["title"],
+            art["showTime"],
+            art["mediaName"],
+        )
+        dom_share, _ = parse_rendered_share(rec["dom"], url)  # no captures: the DOM
+        assert dom_share is not None and dom_share.source == "dom"
+        assert (dom_share.title, dom_share.published, dom_share.media) == (
+            art["title"],
+            art["showTime"],
+            art["mediaName"],
+        )
+
+
+def test_images_stylesheets_and_iframes_are_aborted(refused_crawl) -> None:
+    paths = [r["path"] for r in refused_crawl["requests"]]
+    # hostile_xss has <img src=x> (relative: it would hit the replica) and an iframe
+    assert "/html_News/x" not in paths
+    stats = refused_crawl["stats"]
+    assert stat(stats, "playwright/request_count/aborted") >= 4
+    assert stat(stats, "playwright/request_count/resource_type/image") >= 3
+    assert stat(stats, "playwright/request_count/resource_type/document") > stat(
+        stats, "playwright/request_count/navigation"
+    ) - 1  # the iframe's document request was seen (and aborted)
+    # Only the pages and their APIs reached the replica.
+    assert set(paths) <= {
+        "/robots.txt",
+        "/comm/web/getNewsByColumns",
+        "/a/cgnjj.html",
+        "/a/cgnjj_2.html",
+        "/a/cgnjj_3.html",
+        "/a/cgjjj.html",
+        "/html_News/NewsShare.html",
+        "/NewsData/GetNewsText.do",
+    }
+
+
+def test_the_page_scripts_called_the_apis_like_a_browser(refused_crawl) -> None:
+    replica = refused_crawl["replica"]
+    api = [
+        r
+        for r in refused_crawl["requests"]
+        if r["path"] in ("/comm/web/getNewsByColumns", "/NewsData/GetNewsText.do")
+    ]
+    def headers(r: dict[str, Any]) -> dict[str, str]:
+        # Chromium sends lower-case names once scrapy-playwright re-sends them.
+        return {k.lower(): v for k, v in r["headers"].items()}
+
+    from_browser = [r for r in api if headers(r).get("x-requested-with") == "XMLHttpRequest"]
+    assert len(from_browser) == 4 + len(SHARE_FIXTURES)  # one per render, no repeats
+    assert len(api) == len(from_browser) + 1  # + the plain (refused) request
+    for r in from_browser:
+        assert headers(r)["referer"].startswith(replica.url + "/")
+    pages = [r for r in refused_crawl["requests"] if r["path"].startswith(("/a/c", "/html_News"))]
+    from crawler.settings import USER_AGENT
+
+    # Scrapy's User-Agent on the navigations and on the page's own requests.
+    assert pages and all(headers(r)["user-agent"] == USER_AGENT for r in pages + from_browser)
+
+
+def test_contexts_are_recycled(refused_crawl) -> None:
+    renders = [r for r in refused_crawl["results"] if r["kind"] != "plain"]
+    contexts: dict[str, int] = {}
+    for r in renders:
+        contexts[r["context"]] = contexts.get(r["context"], 0) + 1
+    assert len(contexts) == -(-len(renders) // 3)  # ceil: 3 pages per context
+    assert all(n <= 3 for n in contexts.values())
+    stats = refused_crawl["stats"]
+    assert stat(stats, "finews/render/contexts_opened") == len(contexts)
+    # Every full (retired) context was closed as soon as its last page came
+    # back; a last partial one is closed with the browser at the end.
+    assert stat(stats, "finews/render/contexts_closed") == len(renders) // 3
+    assert stat(stats, "playwright/context_count") == len(contexts)
+    assert stat(stats, "playwright/context_count/max_concurrent") <= 2
+    assert stat(stats, "playwright/browser_count") == 1
+
+
+def test_a_killed_browser_is_launched_again(tmp_path: Path) -> None:
+    from tests.replica.server import Replica
+
+    with Replica(refuse_json=True) as replica:
+        shares = [a for a in replica.articles if a["choice"] == "ok"][:8]
+        plan = [
+            {"id": a["code"], "kind": "share", "url": browser.share_page_url(a["code"])}
+            for a in shares
+        ]
+        run = run_probe(
+            tmp_path,
+            plan,
+            replica.url,
+            render={"timeout_ms": 10_000},
+            settings={"CONCURRENT_REQUESTS": 1},
+            kill_after=3,
+        )
+    assert run["killed"], "no browser process found to kill"
+    order = [r["id"] for r in run["results"]]
+    assert len(order) == len(plan)
+    failed = [r for r in run["results"] if not r["ok"]]
+    assert len(failed) <= 1, failed  # at most the one in flight when it died
+    for r in run["results"][4:]:
+        assert r["ok"], r
+        share, _ = parse_rendered_share(r["dom"], "", snapshots(r))
+        assert share is not None and share.source == "json"
+    assert stat(run["stats"], "playwright/browser_count") == 2
+
+
+SPIN_AFTER_LOAD = (
+    b"<!doctype html><html><body><div id=newsContent></div><script>"
+    b"addEventListener('load', function () { setTimeout(function () { for (;;) {} }, 300); });"
+    b"</script></body></html>"
+)
+SPIN_INLINE = b"<!doctype html><html><body><p>x</p><script>for (;;) {}</script></body></html>"
+
+
+class _SpinHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        body = SPIN_AFTER_LOAD if self.path.startswith("/late") else SPIN_INLINE
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_hung_pages_fail_in_bounded_time_and_the_crawl_goes_on(tmp_path: Path) -> None:
+    from tests.replica.server import Replica
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SpinHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    spin = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with Replica(refuse_json=True) as replica:
+            code = replica.articles[0]["code"]
+            plan = [
+                {"id": "inline", "kind": "share", "url": spin + "/inline"},
+                {"id": "late", "kind": "share", "url": spin + "/late"},
+                {"id": "ok", "kind": "share", "url": browser.share_page_url(code)},
+            ]
+            start = time.time()
+            run = run_probe(
+                tmp_path,
+                plan,
+                replica.url,
+                render={"timeout_ms": 1500, "deadline_ms": 6000},
+                playwright={"nav_timeout_ms": 3000},
+                settings={"CONCURRENT_REQUESTS": 3, "RETRY_ENABLED": False},
+            )
+            elapsed = time.time() - start
+    finally:
+        server.shutdown()
+    by_id = run["by_id"]
+    assert by_id["ok"]["ok"], by_id["ok"]
+    assert not by_id["inline"]["ok"] and "Timeout" in by_id["inline"]["error"]
+    # Spins after load: the wait times out, page.content() hangs, the watchdog closes it.
+    assert not by_id["late"]["ok"] and "closed" in by_id["late"]["error"], by_id["late"]
+    assert by_id["late"]["state"] == "deadline"
+    assert elapsed < 60, elapsed
+
+
+# --------------------------------------------------------------------------- entry point
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "probe":
+        probe_main(sys.argv[2])
+    else:
+        sys.exit("usage: python -m tests.test_browser probe CONFIG.json")
