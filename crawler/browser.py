@@ -623,7 +623,8 @@ async def settle(page: Any, kind: str, timeout_ms: int, grace_ms: int) -> str:
 
     live = _LIVE.get(page)
     start = time.monotonic()
-    try:
+
+    async def ready() -> str:
         handle = await page.wait_for_function(
             READY_JS[kind],
             arg={"apis": list(KIND_APIS[kind]), "grace": grace_ms},
@@ -632,11 +633,18 @@ async def settle(page: Any, kind: str, timeout_ms: int, grace_ms: int) -> str:
         )
         state = str(await handle.json_value())
         await handle.dispose()
-    except PlaywrightTimeoutError:
+        return state
+
+    try:
+        # Playwright's own timeout never fires while the page's script spins
+        # (its polling runs in the page): bound the wait here too.
+        state = await asyncio.wait_for(ready(), timeout=timeout_ms / 1000 + 0.5)
+    except (TimeoutError, PlaywrightTimeoutError):
         state = "timeout"
     if live is not None:
         await live.drain(timeout_s=max(1.0, timeout_ms / 1000))
-        live.result.state = state
+        if live.result.state != "deadline":
+            live.result.state = state
         live.result.wait_ms = int((time.monotonic() - start) * 1000)
     return state
 

@@ -88,12 +88,13 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
             codes,
         ).fetchall()
     )
-    before = set(existing)
+    inserted = 0
     now = rows[-1]["fetched_at"]
     with db.atomic():
         for row in rows:
             code = row["info_code"]
             if code not in existing:
+                inserted += 1
                 row = dict(row, first_seen_at=row["fetched_at"])
             if existing.get(code) != row["content_sha256"]:
                 versions[code] = versions.get(code, 0) + 1
@@ -113,8 +114,7 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
             f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
             [now, *codes],
         )
-    inserted = len(set(codes) - before)
-    return inserted, len(set(codes)) - inserted
+    return inserted, len(rows) - inserted
 
 
 class IndexPipeline:

@@ -21,6 +21,14 @@ class Command(ScrapyCrawl):
     def short_desc(self) -> str:
         return "Run a finews spider (archive lock, exit codes by outcome)"
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        if self.settings.getbool("FINEWS_QUIET"):
+            # Before the crawler process configures logging: the console shows
+            # warnings and errors only; the archive's log file keeps INFO.
+            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider: columns, article or rebuild")

@@ -394,6 +394,11 @@ class Replica:
         """The fixture article with this code (``KeyError`` if none)."""
         return self._state.by_code[code]
 
+    def add_article(self, article: Article) -> None:
+        """Publish one more article while running (the upstream gains news over time)."""
+        self.articles.append(article)
+        self._state.by_code[article["code"]] = article
+
     def requests(self) -> list[dict[str, Any]]:
         """Requests received so far: ``{method, path, query, headers, time}`` dicts."""
         return self._state.requests()
