@@ -43,6 +43,7 @@ class FinewsConfig:
     db_batch: int
     min_coverage: float
     refresh_hours: float
+    posts_keep_days: int
     refresh_every: float
     max_failed_share: float
 
@@ -83,6 +84,7 @@ class FinewsConfig:
             db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
             min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
             refresh_hours=settings.getfloat("FINEWS_REFRESH_HOURS", 48.0),
+            posts_keep_days=max(0, settings.getint("FINEWS_POSTS_KEEP_DAYS", 0)),
             refresh_every=settings.getfloat("FINEWS_REFRESH_EVERY", 6.0),
             max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
         )

@@ -3,8 +3,11 @@
 ``CrawlRunRecorder``: a ``crawl_runs`` row per run, opened at start and closed
 with the run's counts, finish reason, status and exit code (see
 :mod:`crawler.outcome`); then ``<archive>/status.json``, a heartbeat a monitor
-can read. Rows left ``running`` by a killed run are marked ``killed``.
-Settings: FINEWS_ARCHIVE_DIR, FINEWS_MIN_COVERAGE, FINEWS_MAX_FAILED_SHARE.
+can read. Rows left ``running`` by a killed run are marked ``killed``. At the
+end of a run, posts are rotated to ``old_post/`` when FINEWS_POSTS_KEEP_DAYS
+is set (:mod:`crawler.rotation`).
+Settings: FINEWS_ARCHIVE_DIR, FINEWS_MIN_COVERAGE, FINEWS_MAX_FAILED_SHARE,
+FINEWS_POSTS_KEEP_DAYS.
 Stats: sets ``finews/run_id``, ``finews/status``, ``finews/exit_code``.
 
 ``ArchiveLogFile``: the run's log also goes to ``<archive>/logs/finews.log``
@@ -27,6 +30,7 @@ from crawler.config import FinewsConfig
 from crawler.database import connect
 from crawler.files import atomic_write
 from crawler.outcome import outcome
+from crawler.rotation import rotate_posts
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,9 @@ class CrawlRunRecorder:
                     "stats": json.dumps(stats, default=str, sort_keys=True),
                 },
             )
+        moved = rotate_posts(self.cfg.archive_dir, db, self.cfg.posts_keep_days)
+        if moved:
+            spider.logger.info("moved %s posts older than %s days to old_post/", moved, self.cfg.posts_keep_days)
         write_status(db, self.cfg)
         db.close()
         if result.status == "ok":

@@ -42,6 +42,9 @@ FINEWS_FAILURE_MAX_TRIES = 3
 # (table article_versions). 0 turns refreshing off.
 FINEWS_REFRESH_HOURS = 48.0
 FINEWS_REFRESH_EVERY = 6.0
+# Keep only posts of the last N days in _posts/, moving older ones to
+# old_post/ (the existing archive kept 3). 0 = keep everything in _posts/.
+FINEWS_POSTS_KEEP_DAYS = 0
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
 # A run fails (status "partial", exit 5) when fewer than this share of the

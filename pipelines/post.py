@@ -8,7 +8,7 @@ archive's footer (share link, back links). Also ``category/<slug>.html`` for
 each media. YAML is emitted by PyYAML; files are written atomically and only
 when their bytes change.
 
-Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL. Stats: ``finews/post/written``,
+Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL, FINEWS_POSTS_KEEP_DAYS. Stats: ``finews/post/written``,
 ``finews/post/unchanged``, ``finews/post/categories``.
 """
 
@@ -25,6 +25,7 @@ from xpinyin import Pinyin
 from crawler.config import FinewsConfig
 from crawler.files import atomic_write, inside
 from crawler.items import Article
+from crawler.rotation import posts_dir_for
 from crawler.skeleton import ensure_skeleton
 from pipelines.markdown import html_to_markdown
 
@@ -60,9 +61,10 @@ def category_slug(media: str) -> str:
     return slug or "unknown"
 
 
-def post_relpath(info_code: str, published: str) -> str:
+def post_relpath(info_code: str, published: str, keep_days: int = 0) -> str:
+    """``_posts/YYYY/MM/YYYY-MM-DD-<infoCode>.md`` (``old_post/…`` when rotated out)."""
     y, m, d = published[:4], published[5:7], published[8:10]
-    return f"_posts/{y}/{m}/{y}-{m}-{d}-{info_code}.md"
+    return f"{posts_dir_for(published, keep_days)}/{y}/{m}/{y}-{m}-{d}-{info_code}.md"
 
 
 def front_matter(article: Article) -> dict[str, Any]:
@@ -123,6 +125,7 @@ class PostPipeline:
         self.stats = crawler.stats
         self.root = cfg.archive_dir
         self.site_url = cfg.site_url
+        self.keep_days = cfg.posts_keep_days
         self.categories_done: set[str] = set()
 
     @classmethod
@@ -137,7 +140,7 @@ class PostPipeline:
         if not isinstance(item, Article):
             return item
         item.body_markdown = html_to_markdown(item.clean_html)
-        item.post_path = post_relpath(item.info_code, item.published)
+        item.post_path = post_relpath(item.info_code, item.published, self.keep_days)
         text = render_post(item, self.site_url)
         if atomic_write(inside(self.root, item.post_path), text.encode("utf-8")):
             self.stats.inc_value("finews/post/written")

@@ -320,3 +320,26 @@ def test_quiet_runs_print_nothing_on_success(tmp_path: Path, quiet: bool) -> Non
         run_crawl(archive, replica.url, settings=SMALL, expect_exit=5)
         result = run_crawl(archive, replica.url, settings={**SMALL, "FINEWS_QUIET": str(quiet)})
     assert (result.stderr.strip() == "") is quiet
+
+
+def test_rotation_moves_old_posts_and_keeps_rows(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from crawler.rotation import cutoff_day
+
+    archive = tmp_path / "archive"
+    with Replica() as replica:
+        run_crawl(archive, replica.url, settings=SMALL, expect_exit=5)
+        # Keep as many days as reach back to 2026-11-21: older posts move.
+        today = (datetime.now(UTC)).date()
+        keep = (today - datetime(2026, 11, 21).date()).days + 1
+        cutoff = cutoff_day(keep)
+        run_crawl(archive, replica.url, settings={**SMALL, "FINEWS_POSTS_KEEP_DAYS": str(keep)})
+    db = sqlite3.connect(archive / "finews.db")
+    rows = db.execute("SELECT published_at, post_path FROM articles").fetchall()
+    assert len(rows) == len(servable(replica))
+    assert {p.split("/")[0] for _, p in rows} == {"_posts", "old_post"}
+    for published, post_path in rows:
+        assert post_path.startswith("old_post/" if published[:10] < cutoff else "_posts/")
+        assert (archive / post_path).exists()
+    assert (archive / "_config.yml").read_text().count("old_post") >= 1  # Jekyll excludes it
