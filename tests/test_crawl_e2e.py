@@ -265,3 +265,65 @@ def test_archive_builds_with_jekyll_and_posts_read_as_the_article(crawled, tmp_p
         assert "\n".join(blocks[:-2]) == a["expected_text"], a["name"]
         assert not UNSAFE.search(html.split('<div class="post-body">', 1)[1]), a["name"]
         assert (site / "category" / f"{category}.html").exists()
+
+
+def test_choice_first_gives_the_same_posts(crawled, tmp_path: Path) -> None:
+    """FINEWS_BODY_SOURCE=choice: bodies from the Choice text API, byte-identical posts."""
+    archive = tmp_path / "archive"
+    run_crawl(
+        archive,
+        crawled["replica"].url,
+        settings={"FINEWS_PAGE_SIZE": "20", "FINEWS_BODY_SOURCE": "choice"},
+        expect_exit=5,
+    )
+    ours = {p.relative_to(archive): p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
+    theirs = {
+        p.relative_to(crawled["archive"]): p.read_bytes()
+        for p in (crawled["archive"] / "_posts").rglob("*.md")
+    }
+    assert ours == theirs
+    db = sqlite3.connect(archive / "finews.db")
+    sources = dict(db.execute("SELECT body_source, count(*) FROM articles GROUP BY 1").fetchall())
+    # Only the article whose Choice text is empty came from its page.
+    assert sources == {"choice": len(ours) - 1, "page": 1}
+
+
+def test_article_spider_fetches_given_ids_once(crawled, tmp_path: Path) -> None:
+    replica = crawled["replica"]
+    basic = next(a for a in replica.articles if a["name"] == "current_basic")
+    old = next(a for a in replica.articles if a["name"] == "old_template")
+    fallback = next(a for a in replica.articles if a["name"] == "page404_choice_ok")
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"# one per line\n{fallback['code']}\nnot-an-id\n", encoding="utf-8")
+    archive = tmp_path / "archive"
+    ids = [
+        "NW" + basic["code"],
+        f"http://finance.eastmoney.com/news/1350,{old['code']}.html",  # legacy URL: redirects
+        "NW" + basic["code"],  # given twice: fetched once
+    ]
+    replica.reset_log()
+    run_crawl(
+        archive,
+        replica.url,
+        spider="article",
+        args={"ids": ",".join(ids), "file": str(ids_file)},
+        expect_exit=None,
+    )
+    db = sqlite3.connect(archive / "finews.db")
+    rows = dict(db.execute("SELECT info_code, body_text FROM articles").fetchall())
+    assert rows == {"NW" + a["code"]: a["expected_text"] for a in (basic, old, fallback)}
+    paths = [r["path"] for r in replica.requests()]
+    assert paths.count(f"/a/{basic['code']}.html") == 1
+    assert f"/news/1350,{old['code']}.html" in paths  # the legacy URL, then its redirect
+    assert paths.count(f"/a/{old['code']}.html") == 1
+    (reason,) = db.execute("SELECT detail FROM failures WHERE stage = 'input'").fetchone()
+    assert reason == "not-an-id"
+    # Without a list entry the date has minutes only (the page shows no seconds).
+    (published,) = db.execute(
+        "SELECT published_at FROM articles WHERE info_code = ?", ["NW" + basic["code"]]
+    ).fetchone()
+    assert published == basic["showTime"][:16].replace(" ", "T") + ":00+08:00"
+    # Archived ones are not fetched again.
+    replica.reset_log()
+    run_crawl(archive, replica.url, spider="article", args={"ids": ",".join(ids)}, expect_exit=None)
+    assert not [r for r in replica.requests() if r["path"].startswith(("/a/", "/news/"))]

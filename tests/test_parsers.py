@@ -162,3 +162,12 @@ def test_choice_text() -> None:
     assert reason == "" and text.text == "<p>正文</p>" and text.published == "2022-06-14 10:45:40"
     assert em.parse_choice_text('{"text":"","content":""}') == (None, "empty Choice text")
     assert em.parse_choice_text("oops")[0] is None
+
+
+def test_split_ids_keeps_legacy_urls_whole() -> None:
+    legacy = "http://finance.eastmoney.com/news/1350,202206142411662087.html"
+    assert em.split_ids(f"NW202206142411662087, {legacy},202206142411662088,,") == [
+        "NW202206142411662087",
+        legacy,
+        "202206142411662088",
+    ]

@@ -98,6 +98,25 @@ def code_from_id(value: str) -> str | None:
     return None
 
 
+_LEGACY_HEAD_RE = re.compile(r"/news/1\d+$")
+
+
+def split_ids(text: str) -> list[str]:
+    """Split a comma list of ids and URLs, keeping legacy URLs whole.
+
+    Legacy article URLs hold a comma themselves
+    (``http://finance.eastmoney.com/news/1350,202206142411662087.html``).
+    """
+    parts: list[str] = []
+    for piece in text.split(","):
+        piece = piece.strip()
+        if parts and _LEGACY_HEAD_RE.search(parts[-1]):
+            parts[-1] += "," + piece
+        elif piece:
+            parts.append(piece)
+    return parts
+
+
 # --- list API ------------------------------------------------------------
 
 

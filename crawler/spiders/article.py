@@ -25,7 +25,7 @@ class ArticleSpider(ArchiveSpider):
 
     def __init__(self, ids: str = "", file: str = "", force: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.raw_ids = [i.strip() for i in ids.split(",") if i.strip()]
+        self.raw_ids = em.split_ids(ids)
         if file:
             for line in Path(file).read_text(encoding="utf-8").splitlines():
                 line = line.split("#", 1)[0].strip()
