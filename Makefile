@@ -47,15 +47,20 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# Debian packages: Jekyll (site build and its tests). Installed when missing
-# and we are root; otherwise say what to install.
+# Debian packages: Jekyll (site build and its tests) and a headless Chromium
+# (browser route and browser tests; Playwright cannot download its own here).
+# Installed when missing and we are root; otherwise say what to install.
+SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell
 sysdeps:
-	@if ! command -v jekyll >/dev/null 2>&1 || ! ruby -e 'require "jekyll-feed"' >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v jekyll >/dev/null 2>&1 && ruby -e 'require "jekyll-feed"' >/dev/null 2>&1 || missing="$$missing jekyll ruby-jekyll-feed"; \
+	[ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || [ -n "$(FINEWS_CHROMIUM)" ] || missing="$$missing chromium-headless-shell"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing jekyll (Debian packages)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll ruby-jekyll-feed >/dev/null) \
-	      || { echo "error: apt-get install jekyll ruby-jekyll-feed failed" >&2; exit 1; }; \
-	  else echo "error: jekyll missing: run 'sudo apt-get install jekyll ruby-jekyll-feed'" >&2; exit 1; fi; \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || { echo "error: apt-get install$$missing failed" >&2; exit 1; }; \
+	  else echo "error: missing Debian packages: run 'sudo apt-get install$$missing'" >&2; exit 1; fi; \
 	fi
 
 crawl: install

@@ -43,9 +43,16 @@ class FinewsConfig:
     db_batch: int
     min_coverage: float
     refresh_hours: float
+    log_file_level: str
+    quiet: bool
     posts_keep_days: int
     refresh_every: float
     max_failed_share: float
+    # Backoff (crawler.middlewares.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
+    backoff_base: float = 2.0
+    backoff_max: float = 120.0
+    backoff_recover: int = 20
+    block_markers: tuple[str, ...] = ()
 
     @property
     def db_path(self) -> Path:
@@ -84,9 +91,15 @@ class FinewsConfig:
             db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
             min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
             refresh_hours=settings.getfloat("FINEWS_REFRESH_HOURS", 48.0),
+            log_file_level=str(settings.get("FINEWS_LOG_FILE_LEVEL") or "INFO").upper(),
+            quiet=settings.getbool("FINEWS_QUIET", False),
             posts_keep_days=max(0, settings.getint("FINEWS_POSTS_KEEP_DAYS", 0)),
             refresh_every=settings.getfloat("FINEWS_REFRESH_EVERY", 6.0),
             max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
+            backoff_base=max(0.01, settings.getfloat("FINEWS_BACKOFF_BASE", 2.0)),
+            backoff_max=max(0.01, settings.getfloat("FINEWS_BACKOFF_MAX", 120.0)),
+            backoff_recover=max(1, settings.getint("FINEWS_BACKOFF_RECOVER", 20)),
+            block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -95,7 +95,9 @@ class CrawlRunRecorder:
             )
         moved = rotate_posts(self.cfg.archive_dir, db, self.cfg.posts_keep_days)
         if moved:
-            spider.logger.info("moved %s posts older than %s days to old_post/", moved, self.cfg.posts_keep_days)
+            spider.logger.info(
+                "moved %s posts older than %s days to old_post/", moved, self.cfg.posts_keep_days
+            )
         write_status(db, self.cfg)
         db.close()
         if result.status == "ok":
@@ -146,19 +148,18 @@ def write_status(db: Any, cfg: FinewsConfig) -> dict[str, Any]:
 class ArchiveLogFile:
     def __init__(self, crawler: Crawler) -> None:
         cfg = FinewsConfig.from_settings(crawler.settings)
-        settings = crawler.settings
         logs = cfg.archive_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
             logs / "finews.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
-        handler.setLevel(settings.get("FINEWS_LOG_FILE_LEVEL", "INFO"))
+        handler.setLevel(cfg.log_file_level)
         handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
         root = logging.getLogger()
         root.addHandler(handler)
         if root.level > handler.level:
             root.setLevel(handler.level)
-        if settings.getbool("FINEWS_QUIET"):
+        if cfg.quiet:
             for other in root.handlers:
                 if other is not handler and isinstance(other, logging.StreamHandler):
                     other.setLevel(logging.WARNING)

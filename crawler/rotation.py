@@ -47,6 +47,8 @@ def rotate_posts(archive: Path, db: Any, keep_days: int, now: datetime | None = 
             if source.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, target)
-            db.execute("UPDATE articles SET post_path = ? WHERE info_code = ?", [new_path, info_code])
+            db.execute(
+                "UPDATE articles SET post_path = ? WHERE info_code = ?", [new_path, info_code]
+            )
             moved += 1
     return moved

@@ -201,18 +201,28 @@ def test_sigkill_at_random_moments_then_rerun_loses_nothing(tmp_path: Path) -> N
     slow = {**SMALL, "DOWNLOAD_DELAY": "0.03", "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
     from tests.crawlrun import crawl_command
 
+    log = archive / "logs" / "finews.log"
+
+    def opened() -> int:
+        return log.read_text(encoding="utf-8").count("Spider opened") if log.exists() else 0
+
     with Replica() as replica:
         for _ in range(5):
+            before = opened()
             proc = subprocess.Popen(
                 crawl_command(archive, replica.url, settings=slow),
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(0.8, 3.0))
+            # Kill at a random moment of the crawl itself, not of Python's start-up.
+            deadline = time.monotonic() + 60
+            while opened() == before and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 2.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            # The upstream gains an article between runs.
+        # The upstream gains an article meanwhile.
         replica.add_article(new_article(replica, "202611240000009999", "2026-11-24 09:00:00"))
         run_crawl(archive, replica.url, settings=SMALL, expect_exit=None)
         run_crawl(archive, replica.url, settings=SMALL, expect_exit=None)

@@ -24,7 +24,11 @@ class Command(ScrapyCrawl):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        if self.settings.getbool("FINEWS_QUIET"):
+        try:
+            quiet = FinewsConfig.from_settings(self.settings).quiet
+        except ConfigError:
+            return  # reported by run()
+        if quiet:
             # Before the crawler process configures logging: the console shows
             # warnings and errors only; the archive's log file keeps INFO.
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
