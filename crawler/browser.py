@@ -8,9 +8,13 @@ holds everything about that route except the spider logic:
 
 - :func:`find_chromium`, :func:`browser_available`, :func:`resolve_browser`:
   which Chromium to use, and whether it really starts.
+- :class:`RenderAddon` (``ADDONS``): applies the settings per ``FINEWS_RENDER``
+  (``never`` | ``auto`` | ``always``) and ``FINEWS_CHROMIUM``.
 - :func:`playwright_settings`: the Scrapy settings that switch scrapy-playwright
   on (only requests whose meta has ``"playwright": True`` use the browser;
-  every other request still goes through Scrapy's HTTP handler).
+  every other request still goes through Scrapy's HTTP handler), with
+  :class:`SharedPlaywrightDownloadHandler`: one driver and one browser for
+  both schemes.
 - :func:`render_request_meta`: the meta of one render request. The page is
   opened, the wait below runs, and the responses the page loaded from the
   list / Choice APIs (plus the raw document) are captured byte for byte.
@@ -35,7 +39,9 @@ Timing entries (their URL path), which also covers JSONP ``<script>`` calls.
 
 Time limits: ``PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT`` bounds ``page.goto``
 and scrapy-playwright's ``wait_for_load_state`` after each page method;
-``timeout_ms`` bounds the wait; nothing in scrapy-playwright bounds
+``timeout_ms`` bounds the wait (also on the Python side: Playwright's own
+timeout of ``wait_for_function`` never fires while a page's script spins);
+nothing in scrapy-playwright bounds
 ``page.content()`` (a page whose script spins forever would hang it, and
 Scrapy's ``DOWNLOAD_TIMEOUT`` only applies to its HTTP handler), so a
 watchdog closes the page ``deadline_ms`` after it was opened; the request
@@ -60,6 +66,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.page import PageMethod
+
 from crawler.clock import utc_now
 from crawler.items import Fetched
 from crawler.middlewares import CANONICAL_KEY
@@ -68,11 +77,12 @@ from crawler.parsers import eastmoney as em
 logger = logging.getLogger(__name__)
 
 RENDER_MODES = ("never", "auto", "always")
-HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+HANDLER = "crawler.browser.SharedPlaywrightDownloadHandler"
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 RECYCLE_MIDDLEWARE = "crawler.browser.RenderContextMiddleware"
-#: After UpstreamOverrideMiddleware (950): that one may return a *new* request,
-#: and only the request that reaches the download handler may be counted.
+#: Next to the download handler, after every middleware that may return a *new*
+#: request (UpstreamOverrideMiddleware does): only the request that reaches the
+#: handler may be counted.
 RECYCLE_MIDDLEWARE_ORDER = 960
 #: Setting read by RenderContextMiddleware: pages per browser context (0 = off).
 RECYCLE_SETTING = "FINEWS_RENDER_RECYCLE_PAGES"
@@ -482,6 +492,83 @@ def playwright_settings(
     return settings
 
 
+class SharedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
+    """scrapy-playwright's download handler, one instance for http *and* https.
+
+    Scrapy builds one handler per scheme (``DownloadHandlers._load_handler``)
+    and scrapy-playwright's handler is not lazy, so ``DOWNLOAD_HANDLERS =
+    {"http": H, "https": H}`` starts two Playwright drivers at once (~125 MiB
+    RSS each, idle) and, once pages of both schemes are rendered (Eastmoney's
+    column pages are https, the Choice share page http), two browsers with
+    their own contexts. This subclass hands the same instance to both schemes
+    and closes it once, after the last scheme closes it.
+    """
+
+    _SHARED_ATTR = "_finews_playwright_handler"
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SharedPlaywrightDownloadHandler:
+        shared = getattr(crawler, cls._SHARED_ATTR, None)
+        if shared is None:
+            shared = cls(crawler)
+            shared._finews_users = 0
+            setattr(crawler, cls._SHARED_ATTR, shared)
+        shared._finews_users += 1
+        return shared
+
+    async def close(self) -> None:
+        self._finews_users = getattr(self, "_finews_users", 1) - 1
+        if self._finews_users <= 0:
+            await super().close()
+
+
+class RenderAddon:
+    """Scrapy add-on (``ADDONS = {"crawler.browser.RenderAddon": 0}``): the
+    browser route per ``FINEWS_RENDER``.
+
+    ``never``: nothing changes. ``auto``: when a Chromium starts
+    (:func:`resolve_browser`), :func:`playwright_settings` are applied at
+    ``addon`` priority (so ``PLAYWRIGHT_*`` in the project or on the command
+    line win), the HTTP(S) download handlers are replaced and
+    :class:`RenderContextMiddleware` is added; else a warning and plain HTTP
+    only. ``always``: like ``auto`` but no browser is an error.
+
+    Reads ``FINEWS_RENDER`` (default ``auto``), ``FINEWS_CHROMIUM``,
+    ``FINEWS_RENDER_RECYCLE_PAGES``, ``CONCURRENT_REQUESTS`` (pages per
+    context). Sets ``FINEWS_RENDER_EXECUTABLE`` (``""`` when the browser route
+    is off; what spiders check) and ``FINEWS_RENDER_STATUS`` (browser version
+    or why not).
+    """
+
+    def update_settings(self, settings: Any) -> None:
+        from scrapy.settings import SETTINGS_PRIORITIES
+
+        mode = (settings.get("FINEWS_RENDER") or "auto").strip().lower()
+        exe, status = resolve_browser(mode, settings.get("FINEWS_CHROMIUM") or "")
+        settings.set("FINEWS_RENDER_EXECUTABLE", exe or "", priority="cmdline")
+        settings.set("FINEWS_RENDER_STATUS", status, priority="cmdline")
+        if exe is None:
+            if mode == "auto":
+                logger.warning("browser route off: %s", status)
+            return
+        logger.info("browser route on: %s (%s)", exe, status)
+        values = playwright_settings(
+            exe,
+            max_pages=settings.getint("CONCURRENT_REQUESTS", 4),
+            recycle_pages=settings.getint(RECYCLE_SETTING, 100),
+        )
+        handlers = settings.getdict("DOWNLOAD_HANDLERS")
+        handlers.update(values.pop("DOWNLOAD_HANDLERS"))
+        # A plain dict setting: merged by hand, kept at its own priority if higher.
+        priority = max(settings.getpriority("DOWNLOAD_HANDLERS") or 0, SETTINGS_PRIORITIES["addon"])
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority)
+        for key, value in values.items():
+            settings.set(key, value, priority="addon")
+        settings.set_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", RenderContextMiddleware, RECYCLE_MIDDLEWARE_ORDER
+        )
+
+
 # --------------------------------------------------------------------------- one render
 
 
@@ -531,7 +618,13 @@ class _Live:
     async def _read(self, response: Any) -> None:
         request = response.request
         try:
-            headers = [(h["name"], h["value"]) for h in await response.headers_array()]
+            # body() is decoded: drop the transfer codings, as Scrapy's
+            # HttpCompressionMiddleware does for the fast route's responses.
+            headers = [
+                (h["name"], h["value"])
+                for h in await response.headers_array()
+                if h["name"].lower() not in ("content-encoding", "transfer-encoding")
+            ]
         except Exception as exc:  # noqa: BLE001
             headers = []
             self.result.errors.append(f"headers of {response.url}: {exc}")
@@ -565,6 +658,7 @@ class _Live:
 
 
 _LIVE: weakref.WeakKeyDictionary[Any, _Live] = weakref.WeakKeyDictionary()
+_BACKGROUND: set[asyncio.Future] = set()
 
 
 def _wanted(response: Any) -> bool:
@@ -591,7 +685,9 @@ def _kill(page: Any, live: _Live, request: Any) -> None:
         with suppress(Exception):
             await page.close()
 
-    asyncio.ensure_future(close())
+    task = asyncio.ensure_future(close())
+    _BACKGROUND.add(task)  # asyncio keeps only weak references to tasks
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 async def page_init(page: Any, request: Any) -> None:
@@ -664,7 +760,7 @@ def render_request_meta(
 
     Merge your own keys in (``scrapy.Request(url, meta={**render_request_meta("list"), ...})``).
     ``timeout_ms`` bounds the wait for the page's data, ``deadline_ms``
-    (default ``timeout_ms + 45 s``) the whole render. ``context`` pins a
+    (default ``timeout_ms + 90 s``) the whole render. ``context`` pins a
     browser context name (without :class:`RenderContextMiddleware`);
     ``user_agent`` sets ``navigator.userAgent`` of new contexts (the HTTP
     header already comes from Scrapy's ``USER_AGENT``). ``canonical_url`` is
@@ -673,8 +769,6 @@ def render_request_meta(
     """
     if kind not in READY_JS:
         raise ValueError(f"kind must be 'list' or 'share', got {kind!r}")
-    from scrapy_playwright.page import PageMethod
-
     context_kwargs: dict[str, Any] = {
         "service_workers": "block",  # every request stays visible to page.route
         "locale": "zh-CN",
@@ -692,7 +786,9 @@ def render_request_meta(
         "playwright_page_init_callback": page_init,
         "playwright_page_methods": [PageMethod(settle, kind, timeout_ms, grace_ms)],
         KIND_KEY: kind,
-        DEADLINE_KEY: deadline_ms if deadline_ms is not None else timeout_ms + 45_000,
+        # goto and the load-state wait may each take the navigation timeout
+        # (30 s by default): the watchdog is for hangs, not slow pages.
+        DEADLINE_KEY: deadline_ms if deadline_ms is not None else timeout_ms + 90_000,
     }
     if context:
         meta["playwright_context"] = context
@@ -772,8 +868,8 @@ class RenderContextMiddleware:
     so the cap is never hit inside scrapy-playwright, where a context waiting
     for a slot holds the lock every new page needs.
 
-    Must run after any middleware that can return a new request (order 960,
-    after UpstreamOverrideMiddleware's 950). Settings:
+    Must run after any middleware that can return a new request (order 960:
+    after UpstreamOverrideMiddleware and Scrapy's own, next to the handler). Settings:
     ``FINEWS_RENDER_RECYCLE_PAGES`` (0 = off), ``PLAYWRIGHT_MAX_CONTEXTS``.
     Stats: ``finews/render/contexts_opened``, ``finews/render/contexts_closed``.
     """

@@ -44,6 +44,8 @@ class FinewsConfig:
     min_coverage: float
     refresh_hours: float
     log_file_level: str
+    render: str  # "never" | "auto" | "always"
+    render_on: bool  # a browser was found and the route is set up (by RenderAddon)
     quiet: bool
     posts_keep_days: int
     refresh_every: float
@@ -73,6 +75,9 @@ class FinewsConfig:
         share_url = settings.get("FINEWS_SHARE_URL")
         if "{info_code}" not in share_url:
             raise ConfigError("FINEWS_SHARE_URL must contain {info_code}")
+        render = str(settings.get("FINEWS_RENDER") or "auto").strip().lower()
+        if render not in ("never", "auto", "always"):
+            raise ConfigError(f"FINEWS_RENDER must be never, auto or always, got {render!r}")
         page_size = settings.getint("FINEWS_PAGE_SIZE", 50)
         if not 1 <= page_size <= 200:
             raise ConfigError(f"FINEWS_PAGE_SIZE must be 1..200, got {page_size}")
@@ -91,6 +96,8 @@ class FinewsConfig:
             db_batch=max(1, settings.getint("FINEWS_DB_BATCH", 100)),
             min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
             refresh_hours=settings.getfloat("FINEWS_REFRESH_HOURS", 48.0),
+            render=render,
+            render_on=bool(settings.get("FINEWS_RENDER_EXECUTABLE")),
             log_file_level=str(settings.get("FINEWS_LOG_FILE_LEVEL") or "INFO").upper(),
             quiet=settings.getbool("FINEWS_QUIET", False),
             posts_keep_days=max(0, settings.getint("FINEWS_POSTS_KEEP_DAYS", 0)),

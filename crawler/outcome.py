@@ -5,9 +5,15 @@
 | ok           | 0    | finished, within the thresholds below |
 | failed       | 1    | the spider did not finish (error, shutdown, killed), or fetched articles did not all reach the database |
 | unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
-| blocked      | 4    | list answers unusable (refused, captcha, changed shape), or new items were listed and nothing could be archived |
+| blocked      | 4    | the upstream showed a block page (captcha, HTML for JSON, 403: stat ``finews/blocked``) even once, or list answers unusable (refused, changed shape), or new items were listed and nothing could be archived |
 | partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
 | locked       | 75   | another run holds the archive (EX_TEMPFAIL: try later) |
+
+Block pages: a run that met one is ``blocked`` even when it archived
+everything after backing off. A captcha means the crawl rate is too high for
+the upstream: the operator (cron mail on exit 4) should lower it before the
+upstream blocks harder. What was archived is kept, and what was not is retried
+on later runs.
 """
 
 from __future__ import annotations
@@ -46,10 +52,24 @@ def outcome(
         # Articles were fetched but not all reached the database.
         return Outcome("failed", (f"{to_index - indexed} fetched articles not indexed",))
     list_ok = n("finews/list/pages") - n("finews/list/errors")
+    if n("finews/blocked"):
+        # Before "unreachable": list requests that ended on block pages also
+        # count as unreachable, but the cause is the block.
+        kinds = ", ".join(
+            f"{k.rsplit('/', 1)[1]} {int(v)}"
+            for k, v in sorted(stats.items())
+            if k.startswith("finews/blocked/") and k != "finews/blocked/gave_up"
+        )
+        reasons = [
+            f"{n('finews/blocked')} block pages met ({kinds})"
+            if kinds
+            else f"{n('finews/blocked')} block pages met"
+        ]
+        if n("finews/blocked/gave_up"):
+            reasons.append(f"{n('finews/blocked/gave_up')} requests still blocked after retries")
+        return Outcome("blocked", tuple(reasons))
     if n("finews/list/unreachable") and n("finews/list/pages") == 0:
         return Outcome("unreachable", (f"{n('finews/list/unreachable')} list requests failed",))
-    if n("finews/blocked") and list_ok <= 0:
-        return Outcome("blocked", (f"{n('finews/blocked')} blocked answers",))
     if n("finews/list/errors") and list_ok <= 0:
         return Outcome("blocked", (f"{n('finews/list/errors')} unusable list answers",))
     wanted = n("finews/article/requested")
@@ -65,8 +85,6 @@ def outcome(
     )
     if requests and failed / requests > max_failed_share:
         reasons.append(f"{failed}/{requests} requests failed")
-    if n("finews/blocked"):
-        reasons.append(f"{n('finews/blocked')} blocked answers")
     if reasons:
         return Outcome("partial", tuple(reasons))
     return Outcome("ok", ())

@@ -56,6 +56,29 @@ FINEWS_MAX_FAILED_SHARE = 0.2
 # keeps the console to warnings and errors (for cron).
 FINEWS_LOG_FILE_LEVEL = "INFO"
 FINEWS_QUIET = False
+# When the upstream pushes back (429/503, Retry-After, captcha pages) the whole
+# domain slows down: a pause of max(Retry-After, delay) and a delay floor that
+# starts at FINEWS_BACKOFF_BASE seconds, doubles with each push-back (at most
+# FINEWS_BACKOFF_MAX) and halves only after FINEWS_BACKOFF_RECOVER good answers
+# in a row. Other retries (5xx, timeouts, resets) wait BASE x 2^n (jittered).
+# See crawler.middlewares.BackoffMiddleware.
+FINEWS_BACKOFF_BASE = 2.0
+FINEWS_BACKOFF_MAX = 120.0
+FINEWS_BACKOFF_RECOVER = 20
+# Extra text (comma list) that marks a captcha/block page, besides the built-in
+# markers (滑块验证, 验证码, captcha, ...; crawler.middlewares.BLOCK_MARKERS).
+FINEWS_BLOCK_MARKERS = ""
+
+# The browser route (Chromium through scrapy-playwright, see crawler/browser.py):
+# "never"; "auto" = a column or article goes to the browser only when its fast
+# route failed (list answer refused/unreadable, no body from page or Choice);
+# "always" = render every column page and share link.
+FINEWS_RENDER = "auto"
+# Chromium to use ("" = Playwright's own if installed, else Debian's
+# /usr/bin/chromium-headless-shell or /usr/bin/chromium).
+FINEWS_CHROMIUM = ""
+# A fresh browser context every this many rendered pages (bounds memory).
+FINEWS_RENDER_RECYCLE_PAGES = 100
 
 # --- Scrapy: politeness for the real site ---------------------------------
 USER_AGENT = (
@@ -83,6 +106,9 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# A real redirect chain is one or two hops (legacy URL -> article); more is a
+# loop or a trap. RedirectGuardMiddleware also ends loops at their first repeat.
+REDIRECT_MAX_TIMES = 5
 # 404s reach the spider: a missing article page falls back to the Choice text.
 HTTPERROR_ALLOWED_CODES = [404]
 COOKIES_ENABLED = False
@@ -96,6 +122,13 @@ DOWNLOADER_MIDDLEWARES = {
     # rewritten before anything counts or checks it (stats, robots.txt).
     # Redirects are new requests too, so they come through here again.
     "crawler.middlewares.UpstreamOverrideMiddleware": 50,
+    # Just above RetryMiddleware (550): sees 429/503/5xx, exceptions and block
+    # pages first, so Scrapy's retry carries the backoff wait, the domain slows
+    # down (Retry-After honoured) and a captcha page never reaches a parser.
+    "crawler.middlewares.BackoffMiddleware": 560,
+    # Just above RedirectMiddleware (600): refuses off-site redirects and loops
+    # before a redirected request is built.
+    "crawler.middlewares.RedirectGuardMiddleware": 610,
 }
 
 ITEM_PIPELINES = {
@@ -111,6 +144,10 @@ EXTENSIONS = {
     "crawler.extensions.ArchiveLogFile": 0,
     "crawler.extensions.CrawlRunRecorder": 500,
 }
+
+# Applies FINEWS_RENDER: scrapy-playwright's handler, launch options and
+# context recycling when a browser is to be used.
+ADDONS = {"crawler.browser.RenderAddon": 0}
 
 # `scrapy crawl` is finews's own (lock, exit codes); `scrapy rebuild` too.
 COMMANDS_MODULE = "crawler.commands"

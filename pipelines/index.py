@@ -73,6 +73,11 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
 
     A row whose ``content_sha256`` differs from the archived one (or a new
     row) also adds a version to ``article_versions``.
+
+    Written with ``executemany`` of one ``INSERT … ON CONFLICT DO UPDATE``
+    statement per batch (what sqlite-utils' ``upsert`` runs, without its
+    per-row statement building); a new row also gets ``first_seen_at``, an
+    existing row keeps it.
     """
     codes = [r["info_code"] for r in rows]
     marks = ",".join("?" * len(codes))
@@ -90,26 +95,45 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
     )
     inserted = 0
     now = rows[-1]["fetched_at"]
-    with db.atomic():
-        for row in rows:
-            code = row["info_code"]
-            if code not in existing:
-                inserted += 1
-                row = dict(row, first_seen_at=row["fetched_at"])
-            if existing.get(code) != row["content_sha256"]:
-                versions[code] = versions.get(code, 0) + 1
-                db["article_versions"].insert(
-                    {
-                        "info_code": code,
-                        "version": versions[code],
-                        "content_sha256": row["content_sha256"],
-                        "fetched_at": row["fetched_at"],
-                        "body_markdown": row["body_markdown"],
-                    },
-                    pk=("info_code", "version"),
+    new_versions: list[tuple[Any, ...]] = []
+    # Statements in row order, consecutive rows with the same columns batched.
+    groups: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
+    for row in rows:
+        code = row["info_code"]
+        if code not in existing:
+            inserted += 1
+            row = dict(row, first_seen_at=row["fetched_at"])
+        if existing.get(code) != row["content_sha256"]:
+            versions[code] = versions.get(code, 0) + 1
+            new_versions.append(
+                (
+                    code,
+                    versions[code],
+                    row["content_sha256"],
+                    row["fetched_at"],
+                    row["body_markdown"],
                 )
-                existing[code] = row["content_sha256"]
-            db["articles"].upsert(row, pk="info_code")
+            )
+            existing[code] = row["content_sha256"]
+        columns = tuple(row)
+        if not groups or groups[-1][0] != columns:
+            groups.append((columns, []))
+        groups[-1][1].append(tuple(row.values()))
+    with db.atomic():
+        db.conn.executemany(
+            """INSERT INTO article_versions
+               (info_code, version, content_sha256, fetched_at, body_markdown)
+               VALUES (?, ?, ?, ?, ?)""",
+            new_versions,
+        )
+        for columns, values in groups:
+            names = ", ".join(f"[{c}]" for c in columns)
+            updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c != "info_code")
+            db.conn.executemany(
+                f"INSERT INTO articles ({names}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT(info_code) DO UPDATE SET {updates}",
+                values,
+            )
         db.execute(
             f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
             [now, *codes],

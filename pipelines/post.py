@@ -14,6 +14,7 @@ Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL, FINEWS_POSTS_KEEP_DAYS. Stats: ``
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import lru_cache
 from typing import Any
@@ -33,6 +34,7 @@ _PINYIN = Pinyin()
 # Characters kept in a slug besides letters and digits: the existing archive
 # kept "·" (上海证券报·中国证券网 -> shanghaizhengquanbao·zhongguozhengquanwang).
 _SLUG_DROP = re.compile(r"[^\w·]", re.UNICODE)
+_SLUG_MAX_BYTES = 120
 
 
 class DoubleQuoted(str):
@@ -49,6 +51,20 @@ def _double_quoted(dumper: yaml.SafeDumper, value: DoubleQuoted) -> yaml.ScalarN
 
 PostDumper.add_representer(DoubleQuoted, _double_quoted)
 
+# YAML 1.1 reads NEL, LS and PS as line breaks, yet PyYAML writes them raw in
+# plain and single-quoted scalars, where they fold into a space: a summary with
+# one would not read back. Double quotes escape them (\N, \L, \P).
+_YAML_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if _YAML_BREAKS.intersection(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+PostDumper.add_representer(str, _str)
+
 
 @lru_cache(maxsize=4096)
 def category_slug(media: str) -> str:
@@ -58,6 +74,11 @@ def category_slug(media: str) -> str:
     slug is one Jekyll category and a safe file name.
     """
     slug = _SLUG_DROP.sub("", _PINYIN.get_pinyin(media).replace("-", ""))
+    if len(slug.encode()) > _SLUG_MAX_BYTES:
+        # A file name has 255 bytes (with the temp file's affixes): a long name
+        # keeps a prefix and a digest, so it stays one distinct category.
+        digest = hashlib.sha1(slug.encode()).hexdigest()[:10]
+        slug = slug.encode()[: _SLUG_MAX_BYTES - 10].decode("utf-8", "ignore") + digest
     return slug or "unknown"
 
 

@@ -10,14 +10,16 @@ Stats: ``finews/validate/ok``, ``finews/validate/invalid``,
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scrapy.crawler import Crawler
 
 from crawler.items import Article, Failure
-from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, SHOW_TIME_RE
+from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, valid_show_time
 
 UNKNOWN_MEDIA = "未知来源"
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def problems(article: Article) -> list[str]:
@@ -29,7 +31,7 @@ def problems(article: Article) -> list[str]:
         found.append("bad_code")
     if not article.title.strip():
         found.append("missing_title")
-    if not SHOW_TIME_RE.match(article.published):
+    if not valid_show_time(article.published):  # a real date: it names the post file
         found.append("missing_date")
     if not article.body_html.strip():
         found.append("missing_body")
@@ -49,8 +51,14 @@ class ValidatePipeline:
             return item
         found = problems(item)
         if not found:
+            # Lone surrogates (JSON "\\ud800") cannot be written as UTF-8 anywhere.
+            item.title, item.summary, item.media = (
+                _SURROGATES.sub("\ufffd", v) for v in (item.title, item.summary, item.media)
+            )
             item.title = " ".join(item.title.split())
-            item.media = item.media.strip() or UNKNOWN_MEDIA
+            # One line, like the title: the media also names the category and the
+            # footer's back link, where a newline would break the Markdown.
+            item.media = " ".join(item.media.split()) or UNKNOWN_MEDIA
             self.stats.inc_value("finews/validate/ok")
             return item
         self.stats.inc_value("finews/validate/invalid")

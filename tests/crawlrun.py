@@ -14,6 +14,8 @@ FAST = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
     "RETRY_TIMES": "1",
     "LOG_LEVEL": "INFO",
+    # No browser unless a test asks for one (tests/test_browser_route.py).
+    "FINEWS_RENDER": "never",
 }
 
 

@@ -12,12 +12,23 @@
    phrase rewritten for the bigram index (1 character: prefix query; 2: the
    bigram; 3+: phrase of consecutive bigrams). ``hookimpl(trylast=True)``
    because Datasette registers its own ``escape_fts`` in the same hook and the
-   last ``create_function`` wins.
+   last ``create_function`` wins. A word written ``title:央行`` (or
+   ``summary:``, ``body_text:``) is looked for in that column only.
+
+   Datasette's per-column search (``?_search_title=央行``) hard-codes
+   ``rowid in (select rowid …)``, but the index is keyed by the article code
+   (``fts_pk: code``, see ``crawler/search.py`` for why), so the ASGI wrapper
+   below turns it into ``?_search=title:央行`` before Datasette sees it.
 
 2. ``<mark>`` highlights in the ``snippet`` column of canned queries render as
    HTML (the rest of the cell stays escaped).
 
-3. A ``day`` facet (``_facet_day=published_at``): the calendar day as written
+3. Read-only at the HTTP level (the same ASGI wrapper): any method but
+   GET/HEAD answers 405. The archive has no logins and nothing to write;
+   Datasette 0.65 would otherwise run a POST to a (read-only) canned query and
+   fail with a 500.
+
+4. A ``day`` facet (``_facet_day=published_at``): the calendar day as written
    in the value, i.e. Beijing time for ``2022-06-14T07:30:00+08:00``.
    Datasette's ``_facet_date`` applies SQLite's ``date()``, which converts
    values with an offset to UTC and files that article under 2022-06-13.
@@ -31,6 +42,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
@@ -45,6 +57,12 @@ DATABASES = frozenset({"finews"})
 # Datasette's own splitting (datasette.utils.escape_fts): runs of whitespace
 # separate words, "…" keeps a phrase together.
 _SPLIT = re.compile(r'\s+|(".*?")')
+
+# Columns of articles_search, for "title:央行".
+SEARCH_COLUMNS = ("title", "summary", "body_text")
+_COLUMN_WORD = re.compile(rf"^({'|'.join(SEARCH_COLUMNS)}):(.+)$")
+# The articles table page (HTML, JSON, CSV) of a finews database.
+_TABLE_PATH = re.compile(rf"^/({'|'.join(DATABASES)})/articles(\.json|\.csv)?$")
 
 
 def _quote(text: str) -> str:
@@ -72,9 +90,13 @@ def fts_query(query: str) -> str:
     bits = [bit for bit in _SPLIT.split(query) if bit and bit != '""']
     phrases = []
     for bit in bits:
+        column = _COLUMN_WORD.match(bit)
+        if column:
+            bit = column.group(2)
         text = bit[1:-1] if len(bit) >= 2 and bit[0] == bit[-1] == '"' else bit
         if text:
-            phrases.append(phrase_query(text))
+            phrase = phrase_query(text)
+            phrases.append(f"{column.group(1)} : {phrase}" if column else phrase)
     # An empty phrase matches nothing (Datasette's would be a syntax error).
     return " ".join(phrases) or '""'
 
@@ -83,6 +105,67 @@ def fts_query(query: str) -> str:
 def prepare_connection(conn: Any, database: str) -> None:
     if database in DATABASES:
         conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def column_search_to_search(query_string: str) -> str | None:
+    """``_search_title=央行 降息`` -> ``_search=title:央行 title:降息`` (None: unchanged)."""
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+
+    def column(key: str) -> str | None:
+        name = key[len("_search_") :] if key.startswith("_search_") else None
+        return name if name in SEARCH_COLUMNS else None
+
+    if not any(column(key) for key, _ in pairs):
+        return None
+    words: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for key, value in pairs:
+        name = column(key)
+        if name:
+            words += [f"{name}:{word}" for word in value.split()]
+        elif key == "_search":
+            words.insert(0, value)
+        else:
+            kept.append((key, value))
+    return urlencode([*kept, ("_search", " ".join(words))])
+
+
+async def _refuse(send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 405,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"allow", b"GET, HEAD"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"405: the archive is read-only\n"})
+
+
+@hookimpl
+def asgi_wrapper() -> Any:
+    def wrap(app: Any) -> Any:
+        async def finews(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                if scope.get("method", "GET") not in _SAFE_METHODS:
+                    await _refuse(send)
+                    return
+                if _TABLE_PATH.match(scope.get("path", "")) and b"_search_" in scope.get(
+                    "query_string", b""
+                ):
+                    rewritten = column_search_to_search(scope["query_string"].decode("latin-1"))
+                    if rewritten is not None:
+                        scope = dict(scope, query_string=rewritten.encode("latin-1"))
+            await app(scope, receive, send)
+
+        return finews
+
+    return wrap
 
 
 _MARK = {"&lt;mark&gt;": "<mark>", "&lt;/mark&gt;": "</mark>"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -36,11 +37,31 @@ COLUMNS: dict[int, str] = {
     1207: "财经早餐",
 }
 
-CODE_RE = re.compile(r"^\d{17,18}$")
-INFO_CODE_RE = re.compile(r"^NW\d{17,18}$")
-SHOW_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+# re.ASCII: \d must not match other scripts' digits ("٢٠٢٦…" is not a code), and
+# "$" must not accept a trailing newline (\Z). Ids and dates become file paths.
+CODE_RE = re.compile(r"^\d{17,18}\Z", re.ASCII)
+INFO_CODE_RE = re.compile(r"^NW\d{17,18}\Z", re.ASCII)
+SHOW_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\Z", re.ASCII)
 # "2022年06月14日 10:45" on the article page (minutes only).
-PAGE_TIME_RE = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})(?::(\d{2}))?")
+PAGE_TIME_RE = re.compile(
+    r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})(?::(\d{2}))?", re.ASCII
+)
+# A list entry dated further ahead than this (Beijing time) is not news but garbage.
+FUTURE_TOLERANCE = timedelta(days=1)
+BEIJING_OFFSET = timedelta(hours=8)
+
+
+def valid_show_time(value: str) -> bool:
+    """``YYYY-MM-DD HH:MM:SS`` that names a real moment (no 2026-02-30, no 25:00)."""
+    if not SHOW_TIME_RE.match(value):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return False
+    return True
+
+
 # JSONP: "cb({...});" -> {...}
 JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
 
@@ -92,7 +113,7 @@ def code_from_id(value: str) -> str | None:
     if value.startswith(("http://", "https://", "//")):
         path = urlsplit(value if not value.startswith("//") else "https:" + value).path
         # /a/<code>.html, /news/1<column>,<code>.html, caifuhao /news/<code>
-        m = re.search(r"(?:/a/|,|/news/)(\d{17,18})(?:\.html)?$", path)
+        m = re.search(r"(?:/a/|,|/news/)(\d{17,18})(?:\.html)?\Z", path, re.ASCII)
         if m:
             return m.group(1)
     return None
@@ -143,24 +164,35 @@ def _loads_json_or_jsonp(text: str) -> Any:
         return json.loads(m.group(1))
 
 
+# JSON may carry lone surrogates ("\\ud800"), which no file or database can store.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def _str(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        return str(value).strip()
+        return _SURROGATE_RE.sub("\ufffd", str(value).strip())
     return ""
 
 
-def parse_list_entry(raw: Any) -> tuple[ListEntry | None, str]:
-    """One ``data.list[]`` item -> (entry, "") or (None, reason)."""
+def parse_list_entry(raw: Any, now: datetime | None = None) -> tuple[ListEntry | None, str]:
+    """One ``data.list[]`` item -> (entry, "") or (None, reason).
+
+    ``now`` (UTC, default: the clock) bounds ``showTime``: an entry dated more than
+    :data:`FUTURE_TOLERANCE` ahead of Beijing time is rejected.
+    """
     if not isinstance(raw, dict):
         return None, "not an object"
     code = _str(raw.get("code"))
     if not CODE_RE.match(code):
         return None, f"bad code {code[:40]!r}"
     show_time = _str(raw.get("showTime"))
-    if not SHOW_TIME_RE.match(show_time):
+    if not valid_show_time(show_time):
         return None, f"bad showTime {show_time[:40]!r}"
+    beijing_now = (now or datetime.now(UTC)).replace(tzinfo=None) + BEIJING_OFFSET
+    if datetime.strptime(show_time, "%Y-%m-%d %H:%M:%S") > beijing_now + FUTURE_TOLERANCE:
+        return None, f"showTime in the future {show_time!r}"
     title = _str(raw.get("title"))
     if not title:
         return None, "missing title"
@@ -197,11 +229,14 @@ def parse_list(text: str, url: str = "") -> ListPage:
     if not isinstance(data, dict) or not isinstance(data.get("list"), list):
         return ListPage(ok=False, error="no data.list in answer")
     total_raw = _str(data.get("totle_hits", data.get("total_hits")))
-    page = ListPage(ok=True, total=int(total_raw) if total_raw.isdigit() else None)
+    # isascii: "²".isdigit() is True but int("²") raises.
+    total = int(total_raw) if total_raw.isascii() and total_raw.isdigit() else None
+    page = ListPage(ok=True, total=total)
     for raw in data["list"]:
         entry, reason = parse_list_entry(raw)
         if entry is None:
-            page.rejected.append((json.dumps(raw, ensure_ascii=False)[:2000], reason))
+            raw_text = _SURROGATE_RE.sub("\ufffd", json.dumps(raw, ensure_ascii=False))
+            page.rejected.append((raw_text[:2000], reason))
         else:
             page.entries.append(entry)
     return page
@@ -318,6 +353,9 @@ def parse_choice_text(text: str, url: str = "") -> tuple[ChoiceText | None, str]
     # Some answers wrap the fields in "data" (inferred); accept both.
     if isinstance(doc.get("data"), dict) and "text" not in doc:
         doc = doc["data"]
+    if "text" not in doc and "code" in doc:
+        # {"code":0,"message":"非法请求"}: refused, not empty (the browser may get it).
+        return None, f"Choice text refused: code {doc.get('code')!r} {_str(doc.get('message'))}"
     show_time = _str(doc.get("showTime"))
     result = ChoiceText(
         text=_str(doc.get("text")),

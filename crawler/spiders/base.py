@@ -6,6 +6,7 @@ every response is kept on the item for the snapshot. When neither gives a
 body, a :class:`~crawler.items.Failure` is yielded, never a silent gap.
 
 Stats: ``finews/article/page_failed``, ``finews/article/choice_failed``,
+``finews/article/browser_failed``, ``finews/article/rendered``,
 ``finews/article/fallback``, ``finews/article/no_body``.
 """
 
@@ -13,18 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
+from crawler import browser
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.database import archived_columns, connect, failed_recently
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
+from crawler.parsers import rendered
 
 
 def fetched(response: Response) -> Fetched:
@@ -46,14 +50,13 @@ def fetched(response: Response) -> Fetched:
 class ArchiveSpider(scrapy.Spider):
     """Base of the finews spiders: config, archive lookups, body routing."""
 
-    cfg: FinewsConfig
+    _db: Any = None
 
-    @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ArchiveSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.cfg = FinewsConfig.from_settings(crawler.settings)
-        spider._db = None
-        return spider
+    @cached_property
+    def cfg(self) -> FinewsConfig:
+        # Read on first use, not in from_crawler: add-ons (the browser route)
+        # update the settings after the spider is created.
+        return FinewsConfig.from_settings(self.crawler.settings)
 
     # --- archive lookups (the database is the crawler's memory) ---------
     @property
@@ -81,8 +84,25 @@ class ArchiveSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"finews/{key}", count)
 
     # --- article body routing --------------------------------------------
-    def body_order(self) -> list[str]:
-        return ["page", "choice"] if self.cfg.body_source == "page" else ["choice", "page"]
+    def body_order(self, has_list_date: bool = True) -> list[str]:
+        """Body sources to try, in order.
+
+        ``FINEWS_BODY_SOURCE`` picks page or Choice first; the browser (the
+        share page rendered in Chromium) comes last when the route is on, and
+        first under ``FINEWS_RENDER=always`` (the fast routes remain fallbacks:
+        a share page whose Choice text is empty still has an article page).
+        Without a list date (entries read from a rendered page's DOM) the
+        article page is skipped: it shows minutes only, and the post's date
+        needs the seconds.
+        """
+        order = ["page", "choice"] if self.cfg.body_source == "page" else ["choice", "page"]
+        if not has_list_date:
+            order.remove("page")
+        if self.cfg.render_on:
+            if self.cfg.render == "always":
+                return ["browser", *order]
+            order.append("browser")
+        return order
 
     def finish(self, article: Article) -> None:
         """An article got its body and is about to be yielded."""
@@ -102,15 +122,19 @@ class ArchiveSpider(scrapy.Spider):
         one (a legacy ``/news/1<column>,<code>.html`` URL, which redirects).
         """
         source = sources[0]
+        meta: dict[str, Any] = {}
         if source == "page":
             url, callback = page_url or em.article_url(article.code), self.parse_page
-        else:
+        elif source == "choice":
             url, callback = em.choice_text_url(article.info_code), self.parse_choice
+        else:
+            url, callback = browser.share_page_url(article.info_code), self.parse_share
+            meta = browser.render_request_meta("share")
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.body_errback,
-            meta={"article": article, "sources": sources, "source": source},
+            meta={**meta, "article": article, "sources": sources, "source": source},
             # Articles wait behind list pages, so a list is read before its
             # articles (an article in two columns is seen in both first).
             priority=-1,
@@ -155,6 +179,25 @@ class ArchiveSpider(scrapy.Spider):
                 return
         self.inc("article/choice_failed")
         yield from self.next_source(response.meta, article, reason)
+
+    def parse_share(self, response: Response) -> Iterator[Any]:
+        """The share page rendered in Chromium (the Choice text it loaded, or its DOM)."""
+        article: Article = response.meta["article"]
+        snaps = browser.render_snapshots(response)
+        article.body_responses.extend(snaps)
+        share, reason = rendered.parse_rendered_share(response.text, canonical_url(response), snaps)
+        if share is not None:
+            article.title = article.title or share.title
+            article.published = article.published or share.published
+            article.media = article.media or share.media
+            article.body_html = share.text
+            article.body_source = "browser"
+            self.inc("article/rendered")
+            self.finish(article)
+            yield article
+            return
+        self.inc("article/browser_failed")
+        yield from self.next_source(response.meta, article, f"share page: {reason}")
 
     def next_source(self, meta: dict[str, Any], article: Article, reason: str) -> Iterator[Any]:
         """Fall back to the next body source, or record that there is no body."""

@@ -8,7 +8,11 @@ A column stops when the list is empty, when ``totle_hits`` is reached, at the
 page cap, or — on an incremental run — at the first page whose articles are
 all known. If the previous walk of that column did not finish (a killed run),
 the stop also waits until the page reaches the point that walk had reached,
-so nothing it left behind is skipped (``column_state`` in the database).
+so nothing it left behind is skipped (``column_state`` in the database). It
+also waits while a failed article that is due for another try
+(FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES) may be further down:
+until the page is older than the oldest such article's date (its code starts
+with it), so a failure below page 1 is retried too.
 
 Incremental runs also fetch again, at most once per FINEWS_REFRESH_EVERY
 hours, the articles first seen in the last FINEWS_REFRESH_HOURS, to pick up
@@ -43,13 +47,17 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
+from crawler import browser
 from crawler.config import _int_list
 from crawler.database import column_states, refresh_candidates
 from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
+from crawler.parsers import rendered
 from crawler.spiders.base import ArchiveSpider, fetched
 
+# Items on a column shell page (finance.eastmoney.com/a/cgnjj.html, _2.html, …).
+SHELL_PAGE_SIZE = 20
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -89,6 +97,8 @@ class ColumnsSpider(ArchiveSpider):
         self.states: dict[int, tuple[bool, str]] = {}
         self.started = time.monotonic()
         self.reached: dict[int, str] = {}
+        # Day ("YYYY-MM-DD 00:00:00") of the oldest failed article due for a retry.
+        self.retry_due_from = ""
 
     @property
     def column_ids(self) -> list[int]:
@@ -102,8 +112,12 @@ class ColumnsSpider(ArchiveSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         self.states = column_states(self.db, self.column_ids)
+        self.retry_due_from = self.oldest_retry_due()
         for column in self.column_ids:
-            yield self.list_request(column, 1)
+            if self.cfg.render == "always" and self.cfg.render_on:
+                yield self.render_list_request(column, 1)
+            else:
+                yield self.list_request(column, 1)
         if not self.backfill and self.cfg.refresh_hours > 0:
             now = datetime.now(UTC)
             seen_after = now - timedelta(hours=self.cfg.refresh_hours)
@@ -129,6 +143,23 @@ class ColumnsSpider(ArchiveSpider):
             dont_filter=True,
         )
 
+    def render_list_request(self, column: int, page: int) -> scrapy.Request:
+        """The column's page as a person sees it, rendered in Chromium."""
+        return scrapy.Request(
+            browser.column_page_url(column, page),
+            callback=self.parse_rendered_list,
+            errback=self.list_errback,
+            meta={
+                **browser.render_request_meta("list"),
+                "column": column,
+                "page": page,
+                "page_size": SHELL_PAGE_SIZE,
+                "rendered": True,
+            },
+            priority=10,
+            dont_filter=True,
+        )
+
     def on_article(self, article: Article) -> None:
         self.emitted.add(article.info_code)
 
@@ -148,16 +179,44 @@ class ColumnsSpider(ArchiveSpider):
         )
 
     def parse_list(self, response: Response) -> Iterator[Any]:
+        """A list API answer (the fast route)."""
+        result = em.parse_list(response.text, response.url)
+        if not result.ok and self.cfg.render_on:
+            # Refused, changed or unreadable: the page a person sees still
+            # shows the list (FINEWS_RENDER=auto). Shell pages hold 20 items.
+            column, page_no = response.meta["column"], response.meta["page"]
+            self.inc("list/render_fallback")
+            self.logger.warning(
+                "column %s page %s: %s; rendering the column page instead",
+                column,
+                page_no,
+                result.error,
+            )
+            first = (page_no - 1) * self.cfg.page_size // SHELL_PAGE_SIZE + 1
+            yield self.render_list_request(column, first)
+            return
+        yield from self.handle_list(response, result, [fetched(response)])
+
+    def parse_rendered_list(self, response: Response) -> Iterator[Any]:
+        """A column page rendered in Chromium: the list JSON it loaded, or its DOM."""
+        snaps = browser.render_snapshots(response)
+        self.inc("list/rendered")
+        result = rendered.parse_rendered_list(
+            response.text, canonical_url(response), snaps, response.meta["column"]
+        )
+        yield from self.handle_list(response, result, snaps)
+
+    def handle_list(
+        self, response: Response, result: em.ListPage, snaps: list[Fetched]
+    ) -> Iterator[Any]:
         column: int = response.meta["column"]
         page_no: int = response.meta["page"]
-        snap = fetched(response)
         self.inc("list/pages")
-        result = em.parse_list(response.text, response.url)
         if not result.ok:
             self.inc("list/errors")
             self.logger.error("column %s page %s: %s", column, page_no, result.error)
             yield Failure(
-                stage="list", reason=result.error, url=canonical_url(response), responses=[snap]
+                stage="list", reason=result.error, url=canonical_url(response), responses=snaps
             )
             return
         for raw, reason in result.rejected:
@@ -167,12 +226,13 @@ class ColumnsSpider(ArchiveSpider):
                 reason=f"bad list entry: {reason}",
                 url=canonical_url(response),
                 detail=raw,
-                responses=[snap],
+                responses=snaps,
             )
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
         self.inc("list/entries", len(result.entries))
-        oldest = min((e.show_time for e in result.entries), default="")
+        # DOM-read entries (rendered page without its JSON) have no date.
+        oldest = min((e.show_time for e in result.entries if e.show_time), default="")
         codes = [e.info_code for e in entries]
         archived = self.archived(codes)
         failed = self.failed_recently([c for c in codes if c not in archived])
@@ -183,7 +243,7 @@ class ColumnsSpider(ArchiveSpider):
             if entry.info_code in failed and entry.info_code not in self.seen:
                 self.inc("dedupe/failed_recently")
                 continue
-            request = self.route_entry(entry, column, archived, snap)
+            request = self.route_entry(entry, column, archived, snaps)
             if request is not None:
                 yield request
         if oldest and not self.backfill:
@@ -193,10 +253,35 @@ class ColumnsSpider(ArchiveSpider):
             self.log_progress(column, page_no, oldest)
         # Known = archived, or failed too recently to try again.
         all_known = bool(entries) and all(c in archived or c in failed for c in codes)
-        if self.should_continue(result, column, page_no, all_known, oldest):
-            yield self.list_request(column, page_no + 1)
+        page_size = response.meta.get("page_size", self.cfg.page_size)
+        if self.should_continue(result, column, page_no, all_known, oldest, page_size):
+            if response.meta.get("rendered"):
+                yield self.render_list_request(column, page_no + 1)
+            else:
+                yield self.list_request(column, page_no + 1)
         else:
             self.walk_done.add(column)
+
+    def oldest_retry_due(self) -> str:
+        """The day of the oldest failed article due for another try ("" if none).
+
+        An article code starts with its date (YYYYMMDD), which bounds how far
+        down the lists a retry has to look.
+        """
+        since = (datetime.now(UTC) - timedelta(hours=self.cfg.failure_retry_hours)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        row = self.db.execute(
+            """SELECT min(substr(info_code, 3, 8)) FROM (
+                   SELECT info_code FROM failures
+                   WHERE resolved_at IS NULL AND info_code LIKE 'NW%'
+                   GROUP BY info_code HAVING count(*) < ? AND max(at) < ?)""",
+            [self.cfg.failure_max_tries, since],
+        ).fetchone()
+        day = row[0] if row and row[0] else ""
+        if not (len(day) == 8 and day.isascii() and day.isdigit()):
+            return ""
+        return f"{day[:4]}-{day[4:6]}-{day[6:]} 00:00:00"
 
     def in_window(self, entry: ListEntry) -> bool:
         return (not self.since or entry.show_time >= self.since) and (
@@ -220,7 +305,7 @@ class ColumnsSpider(ArchiveSpider):
         )
 
     def route_entry(
-        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snap: Fetched
+        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snaps: list[Fetched]
     ) -> scrapy.Request | None:
         info_code = entry.info_code
         columns = self.seen.get(info_code)
@@ -232,7 +317,7 @@ class ColumnsSpider(ArchiveSpider):
                 self.inc("dedupe/in_run")  # in flight: the item gets both columns
                 return None
             # Already yielded with fewer columns: fetch again to record this one.
-            return self._entry_request(entry, columns, snap, refresh=True)
+            return self._entry_request(entry, columns, snaps, refresh=True)
         known = archived.get(info_code)
         if known is not None and column in known:
             self.inc("dedupe/archived")
@@ -240,9 +325,9 @@ class ColumnsSpider(ArchiveSpider):
         if known is not None:
             self.inc("article/new_column")
             self.seen[info_code] = sorted(set(known) | {column})
-            return self._entry_request(entry, self.seen[info_code], snap, refresh=True)
+            return self._entry_request(entry, self.seen[info_code], snaps, refresh=True)
         self.seen[info_code] = [column]
-        return self._entry_request(entry, self.seen[info_code], snap, refresh=False)
+        return self._entry_request(entry, self.seen[info_code], snaps, refresh=False)
 
     def _article(self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool) -> Article:
         info_code = fields["info_code"]
@@ -261,7 +346,7 @@ class ColumnsSpider(ArchiveSpider):
         )
 
     def _entry_request(
-        self, entry: ListEntry, columns: list[int], snap: Fetched, refresh: bool
+        self, entry: ListEntry, columns: list[int], snaps: list[Fetched], refresh: bool
     ) -> scrapy.Request:
         self.inc("article/requested")
         fields = {
@@ -272,21 +357,30 @@ class ColumnsSpider(ArchiveSpider):
             "summary": entry.summary,
             "column_ids": columns,
         }
-        return self.body_request(self._article(fields, [snap], refresh), self.body_order())
+        sources = self.body_order(has_list_date=bool(entry.show_time))
+        return self.body_request(self._article(fields, snaps, refresh), sources)
 
     def should_continue(
-        self, result: em.ListPage, column: int, page_no: int, all_known: bool, oldest: str
+        self,
+        result: em.ListPage,
+        column: int,
+        page_no: int,
+        all_known: bool,
+        oldest: str,
+        page_size: int,
     ) -> bool:
         if not result.entries and not result.rejected:
             return False  # past the last page
         if self.max_pages and page_no >= self.max_pages:
             return False
-        if result.total is not None and page_no * self.cfg.page_size >= result.total:
+        if result.total is not None and page_no * page_size >= result.total:
             return False
         if self.backfill:
             return not (self.since and oldest and oldest < self.since)
         if self.cfg.incremental and all_known:
             clean, reached = self.states.get(column, (True, ""))
+            if self.retry_due_from and oldest and oldest >= self.retry_due_from:
+                return True  # a failed article due for a retry may be on a later page
             if clean or not reached or (oldest and oldest <= reached):
                 self.inc("list/stopped_known")
                 self.logger.info(

@@ -17,8 +17,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from scrapy.http import Headers, TextResponse
+from scrapy.responsetypes import responsetypes
+
 from crawler.items import Article, Failure, Fetched
 from crawler.parsers import eastmoney as em
+from crawler.parsers import rendered
 from crawler.spiders.base import ArchiveSpider
 from pipelines.snapshot import SnapshotRecord, read_warc
 
@@ -48,12 +52,35 @@ def versions_in(path: Path) -> Iterator[tuple[dict[str, Any], list[SnapshotRecor
         yield meta, responses
 
 
+def _decoded(record: SnapshotRecord) -> str:
+    """The body as the crawl decoded it: Scrapy's charset rules (header, BOM,
+    ``<meta>``; ``charset=gbk`` read as GB18030), not blindly UTF-8."""
+    headers = Headers(record.headers)
+    cls = responsetypes.from_args(headers=headers, url=record.url, body=record.body)
+    if issubclass(cls, TextResponse):
+        return cls(url=record.url, headers=headers, body=record.body).text
+    return record.body.decode("utf-8", "replace")
+
+
+def _is_rendered(record: SnapshotRecord) -> bool:
+    return any(name.lower() == "x-finews-rendered" for name, _ in record.headers)
+
+
 def body_from(meta: dict[str, Any], responses: list[SnapshotRecord]) -> str:
     """The body HTML from the archived response the article was built from."""
+    if meta.get("body_source") == "browser":
+        # A rendered share page: what it loaded (Choice JSON) or its DOM.
+        dom = next((r for r in reversed(responses) if _is_rendered(r)), None)
+        if dom is not None:
+            share, _ = rendered.parse_rendered_share(
+                _decoded(dom), dom.url, [_fetched(r) for r in responses if r is not dom]
+            )
+            return share.text if share is not None else ""
+        return ""
     for record in reversed(responses):
         if record.status != 200:
             continue
-        text = record.body.decode("utf-8", "replace")
+        text = _decoded(record)
         if meta.get("body_source") == "choice" and "GetNewsText" in record.url:
             choice, _ = em.parse_choice_text(text, record.url)
             if choice is not None:

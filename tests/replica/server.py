@@ -10,11 +10,17 @@ host onto this origin, keeping path and query):
 - ``GET /NewsData/GetNewsText.do``    Choice text API
 - ``GET /html_News/NewsShare.html``   Choice share page (script-filled)
 - ``GET /__replica/requests``, ``POST /__replica/reset``  the request log (not logged)
+- ``GET /__replica/faults``           faults injected so far and the ground truth
+
+Fault modes (transient 5xx/429, hangs, resets, truncated JSON, captcha, redirects,
+GBK, a 20 MB answer, malformed list items) are switched on with
+``Replica(faults=Faults(seed=1, ...))`` or the ``--fault-*``/``--chaos`` flags; see
+:mod:`tests.replica.faults`.
 
 Command line::
 
     python -m tests.replica.server --port 0 [--host 127.0.0.1] [--data DIR]
-        [--refuse-json] [--no-fillers] [--verbose]
+        [--refuse-json] [--no-fillers] [--verbose] [--chaos] [--fault-seed N] [--fault-...]
 
 prints ``READY http://127.0.0.1:<port>`` and serves until SIGTERM/SIGINT.
 In tests::
@@ -33,6 +39,7 @@ import re
 import signal
 import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -43,7 +50,9 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.replica import faults as faultmodes
 from tests.replica import pages
+from tests.replica.faults import FaultInjector, Faults
 from tests.replica.fixtures import COLUMNS, Article, load_articles
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -84,7 +93,13 @@ def choice_content(art: Article) -> str:
 class ReplicaState:
     """Articles, indexes, switches and the request log shared by all handler threads."""
 
-    def __init__(self, articles: list[Article], refuse_json: bool = False) -> None:
+    def __init__(
+        self, articles: list[Article], refuse_json: bool = False, faults: Faults | None = None
+    ) -> None:
+        # Fault modes may publish extra articles (the legacy GBK page).
+        self.faults = FaultInjector(faults, articles) if faults is not None else None
+        if self.faults is not None:
+            articles.extend(self.faults.extra_articles())
         self.articles = articles
         self.by_code = {a["code"]: a for a in articles}
         self.refuse_json = refuse_json
@@ -192,6 +207,22 @@ class ReplicaState:
                 answer.update(text=art["body_html"], content=choice_content(art))
         return Response(200, JSON_TYPE, _json_bytes(answer))
 
+    def serve(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
+    ) -> tuple[Response, str]:
+        """The routed answer with the fault modes applied: ``(answer, send mode)``.
+
+        The mode is ``""``, ``"hang"`` or ``"reset"`` (see :meth:`FaultInjector.apply`).
+        """
+        response = self.route(method, path, query, headers)
+        if self.faults is None:
+            return response, ""
+        return self.faults.apply(path, query, response)
+
+    def ground_truth(self) -> dict[str, Any]:
+        """``{info_code: {servable, page, choice, title, expected_text, name, columns}}``."""
+        return faultmodes.ground_truth(self.articles, self.faults)
+
     def route(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
     ) -> Response:
@@ -285,8 +316,10 @@ class Handler(BaseHTTPRequestHandler):
                 "time": time.time(),
             }
         )
-        response = state.route("GET" if method == "HEAD" else method, parts.path, query, headers)
-        self._send(response, head=method == "HEAD")
+        response, mode = state.serve(
+            "GET" if method == "HEAD" else method, parts.path, query, headers
+        )
+        self._send(response, head=method == "HEAD", mode=mode)
 
     @staticmethod
     def _control(method: str, path: str, state: ReplicaState) -> Response:
@@ -295,16 +328,34 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/__replica/reset":
             state.reset_log()
             return Response(200, JSON_TYPE, _json_bytes({"ok": True}))
+        if method == "GET" and path == "/__replica/faults":
+            injected = state.faults.snapshot() if state.faults is not None else {}
+            return Response(
+                200, JSON_TYPE, _json_bytes({**injected, "ground_truth": state.ground_truth()})
+            )
         return _not_found()
 
-    def _send(self, response: Response, head: bool = False) -> None:
+    def _send(self, response: Response, head: bool = False, mode: str = "") -> None:
+        if mode == "hang":
+            # Hold the connection open and silent past the client's timeout.
+            faults = self.server.state.faults
+            assert faults is not None
+            faults.stopped.wait(faults.faults.hang_seconds)
+            self.close_connection = True
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if not head:
+        if not head and mode == "reset":
+            # Half the promised body, then a TCP reset (SO_LINGER 0 makes close() send RST).
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif not head:
             self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -354,8 +405,10 @@ def is_loopback(host: str) -> bool:
 class Replica:
     """The replica in a background thread, for tests.
 
-    ``Replica(data_dir=None, refuse_json=False)``; use as a context manager or
-    call ``start()``/``stop()``. ``refuse_json`` may be changed while running.
+    ``Replica(data_dir=None, refuse_json=False, faults=None)``; use as a context
+    manager or call ``start()``/``stop()``. ``refuse_json`` may be changed while
+    running. ``faults`` (a :class:`~tests.replica.faults.Faults`) switches fault
+    modes on; :meth:`ground_truth` says which articles can be served at all.
     """
 
     def __init__(
@@ -367,9 +420,10 @@ class Replica:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        faults: Faults | None = None,
     ) -> None:
         self.articles: list[Article] = load_articles(data_dir, fillers=fillers)
-        self._state = ReplicaState(self.articles, refuse_json)
+        self._state = ReplicaState(self.articles, refuse_json, faults)
         self._host, self._port, self._verbose = host, port, verbose
         self._server: ReplicaServer | None = None
         self._thread: threading.Thread | None = None
@@ -407,6 +461,28 @@ class Replica:
         """Forget the requests received so far."""
         self._state.reset_log()
 
+    def ground_truth(self) -> dict[str, Any]:
+        """Per CMS article (by infoCode): can it be served at all, and through which route."""
+        return self._state.ground_truth()
+
+    def servable(self) -> set[str]:
+        """infoCodes of the articles the replica can serve (through some route)."""
+        return {k for k, v in self.ground_truth().items() if v["servable"]}
+
+    def unservable(self) -> set[str]:
+        """infoCodes of the listed CMS articles no route serves (must become failures)."""
+        return {k for k, v in self.ground_truth().items() if not v["servable"]}
+
+    @property
+    def injector(self) -> FaultInjector | None:
+        """The fault injector (its routes, counts and events), None without faults."""
+        return self._state.faults
+
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected so far, by kind (empty without faults)."""
+        injector = self._state.faults
+        return dict(injector.snapshot()["counts"]) if injector is not None else {}
+
     def start(self) -> Replica:
         """Bind and serve in a daemon thread."""
         self._server = ReplicaServer(self._host, self._port, self._state, self._verbose)
@@ -418,6 +494,8 @@ class Replica:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        if self._state.faults is not None:
+            self._state.faults.stopped.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -449,10 +527,17 @@ def main(argv: list[str] | None = None) -> int:
         "--no-fillers", action="store_true", help="do not add the generated fillers"
     )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    faultmodes.add_arguments(parser)
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address, not {args.host!r}")
-    state = ReplicaState(load_articles(args.data, fillers=not args.no_fillers), args.refuse_json)
+    try:
+        faults = faultmodes.from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    state = ReplicaState(
+        load_articles(args.data, fillers=not args.no_fillers), args.refuse_json, faults
+    )
     server = ReplicaServer(args.host, args.port, state, verbose=args.verbose)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -466,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if state.faults is not None:
+            state.faults.stopped.set()
         server.server_close()
     return 0
 

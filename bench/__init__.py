@@ -1,0 +1,1 @@
+"""finews benchmarks (``make bench``): see ``bench/README.md``."""

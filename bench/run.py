@@ -1,0 +1,830 @@
+"""``make bench``: the finews benchmark. Prints one table; ``bench/README.md`` explains it.
+
+    .venv/bin/python -m bench [--quick] [--check] [--only e2e,stages,...] [--dir build/bench]
+
+Figures (each a median of several runs on this machine, or a ratio of medians):
+
+1. ``e2e``     articles archived/s by ``scrapy crawl columns`` (all pipelines) against the
+               fast replica, vs a bare Scrapy spider downloading the same URLs
+               (``bench/barespider.py``); also with the proposed fixes (``bench/proposals.py``)
+2. ``stages``  µs per article per pipeline stage (``bench/stages.py``)
+3. ``extract`` finews extraction vs trafilatura on the replica's pages: articles/s, char F1
+4. ``noop``    incremental run with nothing new over a 10,000- and a 100,000-article archive
+5. ``memory``  peak RSS of a backfill crawl of N vs N/10 articles
+6. ``rebuild`` ``scrapy rebuild`` of the backfilled archive: articles/s
+7. ``search``  search latency at 100,000 articles (``bench/search.py`` when present,
+               and direct FTS5 queries on the synthetic archive)
+8. ``browser`` browser route vs fast route (``bench/browser.py``, when Chromium is present)
+
+Exit code 0; with ``--check``, 1 when a figure misses its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import synth  # noqa: E402
+from bench.fastreplica import FastReplica, capacity  # noqa: E402
+
+PY = sys.executable
+SCRAPY = str(Path(PY).parent / "scrapy")
+FIGURES = ["e2e", "stages", "extract", "noop", "memory", "rebuild", "search", "browser"]
+
+#: Settings of every benchmark crawl (finews and bare alike): no politeness
+#: delays against the local server, enough concurrency to keep Scrapy busy.
+CRAWL_SETTINGS = {
+    "DOWNLOAD_DELAY": "0",
+    "AUTOTHROTTLE_ENABLED": "False",
+    "CONCURRENT_REQUESTS": "16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "RETRY_TIMES": "1",
+    "LOG_LEVEL": "WARNING",
+}
+
+TARGETS = {
+    "e2e_ratio": 0.6,  # finews rate / bare rate, at least
+    "extract_f1": 0.99,  # on Eastmoney pages, at least
+    "extract_speedup": 1.0,  # finews / trafilatura rate, more than
+    "noop_time_ratio": 1.2,  # 100k / 10k, at most
+    "memory_ratio": 1.3,  # big / small backfill peak RSS, at most
+}
+
+
+@dataclass
+class Sizes:
+    e2e: int
+    e2e_reps: int
+    stage_articles: int
+    stage_reps: int
+    extract_synthetic: int
+    extract_reps: int
+    noop: tuple[int, int]
+    noop_reps: int
+    memory: tuple[int, int]
+    search: int
+    search_queries: int
+    browser_pages: int
+
+
+FULL = Sizes(1500, 3, 300, 5, 200, 5, (10_000, 100_000), 5, (5_000, 50_000), 100_000, 30, 300)
+QUICK = Sizes(300, 1, 40, 2, 20, 2, (1_000, 10_000), 2, (300, 3_000), 10_000, 8, 20)
+
+
+@dataclass
+class Run:
+    """One subprocess run: exit code, wall seconds, in-process elapsed, peak RSS, stats."""
+
+    rc: int
+    wall: float
+    rss_mb: float
+    cpu: float = 0.0  # user + system seconds of the process
+    stats: dict[str, Any] = field(default_factory=dict)
+    stderr: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return float(self.stats.get("elapsed_time_seconds") or self.wall)
+
+
+def run_process(cmd: list[str], timeout: float = 3600) -> Run:
+    """Run ``cmd`` in the repository; peak RSS of that process from ``wait4``."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr (small at LOG_LEVEL=WARNING) is drained by a thread while we wait.
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join(timeout=10)
+    stderr = b"".join(chunks).decode("utf-8", "replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(proc.returncode, wall, usage.ru_maxrss / 1024, cpu, {}, stderr)
+
+
+def scrapy_cmd(args: list[str], patched: bool = False) -> list[str]:
+    return [PY, "-m", "bench.proposals", *args] if patched else [SCRAPY, *args]
+
+
+def settings_args(settings: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for key, value in settings.items():
+        out += ["-s", f"{key}={value}"]
+    return out
+
+
+def last_run_stats(archive: Path) -> dict[str, Any]:
+    con = sqlite3.connect(archive / "finews.db")
+    try:
+        row = con.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return json.loads(row[0]) if row and row[0] else {}
+
+
+def finews_crawl(
+    archive: Path,
+    upstream: str,
+    args: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    patched: bool = False,
+) -> Run:
+    merged = {**CRAWL_SETTINGS, "FINEWS_ARCHIVE_DIR": str(archive), "FINEWS_UPSTREAM": upstream}
+    merged.update(settings or {})
+    cmd = ["crawl", "columns"]
+    for key, value in (args or {}).items():
+        cmd += ["-a", f"{key}={value}"]
+    run = run_process(scrapy_cmd(cmd + settings_args(merged), patched))
+    if (archive / "finews.db").exists():
+        run.stats = last_run_stats(archive)
+    if run.rc not in (0,):
+        print(f"  warning: crawl exited {run.rc}: {run.stderr[-2000:]}", file=sys.stderr)
+    return run
+
+
+def bare_crawl(workdir: Path, upstream: str, count: int) -> Run:
+    out = workdir / "bare-stats.json"
+    out.unlink(missing_ok=True)
+    merged = {**CRAWL_SETTINGS, "FINEWS_UPSTREAM": upstream}
+    cmd = [SCRAPY, "runspider", "bench/barespider.py", "-a", f"count={count}", "-a", f"out={out}"]
+    run = run_process(cmd + settings_args(merged))
+    if out.exists():
+        run.stats = json.loads(out.read_text())
+    if run.rc != 0:
+        print(f"  warning: bare crawl exited {run.rc}: {run.stderr[-2000:]}", file=sys.stderr)
+    return run
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: list[float]) -> float:
+    """(max - min) / median of repeated measurements: how noisy they were."""
+    m = med(values)
+    return (max(values) - min(values)) / m if values and m else 0.0
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
+    from bench import proposals
+
+    n = sizes.e2e
+    rates: dict[str, list[float]] = {"bare": [], "finews": [], "finews+fixes": []}
+    rss: dict[str, list[float]] = {k: [] for k in rates}
+    ratios: list[float] = []
+    fixed_ratios: list[float] = []
+    cpu_ms: dict[str, list[float]] = {k: [] for k in rates}
+    with FastReplica(n) as replica:
+        server_rps = capacity(replica.url, seconds=1.5, connections=4)
+        for rep in range(sizes.e2e_reps):
+            log(f"e2e: repetition {rep + 1}/{sizes.e2e_reps} ({n} articles)")
+            bare = bare_crawl(work, replica.url, n)
+            got = bare.stats.get("downloader/response_status_count/200", 0)
+            rates["bare"].append((got - bare_lists(n)) / bare.elapsed)
+            rss["bare"].append(bare.rss_mb)
+            cpu_ms["bare"].append(1000 * bare.cpu / n)
+            for kind, patched in (("finews", False), ("finews+fixes", True)):
+                archive = work / f"e2e-{kind}"
+                shutil.rmtree(archive, ignore_errors=True)
+                settings = proposals.SETTINGS if patched else None
+                run = finews_crawl(archive, replica.url, settings=settings, patched=patched)
+                archived = run.stats.get("finews/index/archived", 0)
+                if archived != n:
+                    log(f"  warning: {kind} archived {archived} of {n}")
+                rates[kind].append(archived / run.elapsed)
+                rss[kind].append(run.rss_mb)
+                cpu_ms[kind].append(1000 * run.cpu / max(archived, 1))
+            ratios.append(rates["finews"][-1] / rates["bare"][-1])
+            fixed_ratios.append(rates["finews+fixes"][-1] / rates["bare"][-1])
+    MEASURED["finews_rate"] = med(rates["finews"])
+    return {
+        "articles": n,
+        "reps": sizes.e2e_reps,
+        "server_capacity_rps": server_rps,
+        "rate": {k: med(v) for k, v in rates.items()},
+        "rate_spread": {k: spread(v) for k, v in rates.items()},
+        "rss_mb": {k: med(v) for k, v in rss.items()},
+        "cpu_ms_per_article": {k: med(v) for k, v in cpu_ms.items()},
+        "ratio": med(ratios),
+        "ratio_fixed": med(fixed_ratios),
+        "ratios": ratios,
+        "ratios_fixed": fixed_ratios,
+    }
+
+
+def bare_lists(n: int) -> int:
+    from bench.barespider import crawl_urls
+
+    return len(crawl_urls(n, 50)[0])
+
+
+def fig_stages(sizes: Sizes, work: Path) -> dict[str, Any]:
+    from bench import stages
+
+    log(f"stages: {sizes.stage_articles} articles x {sizes.stage_reps}")
+    return stages.measure_stages(sizes.stage_articles, sizes.stage_reps, work)
+
+
+def fig_extract(sizes: Sizes, work: Path) -> dict[str, Any]:
+    from bench import stages
+
+    log("extraction: finews vs trafilatura")
+    return stages.measure_extraction(sizes.extract_synthetic, sizes.extract_reps)
+
+
+def fig_noop(sizes: Sizes, work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    runs: dict[int, list[Run]] = {}
+    servers = {}
+    for n in sizes.noop:
+        db = work / f"archive-{n}" / "finews.db"
+        seconds, reused = synth.ensure_archive(db, n)
+        out[f"build_{n}"] = {"seconds": seconds, "reused": reused}
+        log(f"noop: archive of {n} articles {'reused' if reused else f'built in {seconds:.0f} s'}")
+    try:
+        for n in sizes.noop:
+            servers[n] = FastReplica(n).__enter__()
+            runs[n] = []
+        for rep in range(sizes.noop_reps):
+            for n in sizes.noop:
+                servers[n].reset()
+                run = finews_crawl(work / f"archive-{n}", servers[n].url)
+                run.stats["server_hits"] = servers[n].stats()
+                runs[n].append(run)
+            log(f"noop: repetition {rep + 1}/{sizes.noop_reps}")
+    finally:
+        for server in servers.values():
+            server.__exit__()
+    for n, rs in runs.items():
+        out[str(n)] = {
+            "requests": [r.stats.get("downloader/request_count", 0) for r in rs],
+            "server_hits": rs[-1].stats["server_hits"],
+            "archived": sum(r.stats.get("finews/index/archived", 0) for r in rs),
+            "wall": med([r.wall for r in rs]),
+            "wall_spread": spread([r.wall for r in rs]),
+            "elapsed": med([r.elapsed for r in rs]),
+            "rss_mb": med([r.rss_mb for r in rs]),
+            "exit_codes": sorted({r.rc for r in rs}),
+        }
+    small, big = (str(n) for n in sizes.noop)
+    out["time_ratio"] = out[big]["wall"] / out[small]["wall"]
+    out["elapsed_ratio"] = out[big]["elapsed"] / out[small]["elapsed"]
+    out["same_requests"] = set(out[big]["requests"]) == set(out[small]["requests"])
+    return out
+
+
+#: Whether bench/search.py and bench/browser.py are run (--no-external turns them off).
+EXTERNAL = {"enabled": True}
+
+#: Seconds the big backfill may take (full run); at a slower measured rate it is scaled down.
+MEMORY_BUDGET_S = 360.0
+#: The finews rate measured by figure 1, when it ran (sizes the backfills).
+MEASURED: dict[str, float] = {}
+
+
+def memory_sizes(sizes: Sizes) -> tuple[int, int, str]:
+    """(small, big, note): ``sizes.memory``, scaled down (keeping big = 10 x small) when
+    the end-to-end rate says the big backfill would take more than MEMORY_BUDGET_S."""
+    small, big = sizes.memory
+    rate = MEASURED.get("finews_rate")
+    if rate and big / rate > MEMORY_BUDGET_S:
+        scaled = max(10 * small // 10, int(rate * MEMORY_BUDGET_S) // 1000 * 1000)
+        scaled = max(scaled, 2000)
+        note = (
+            f"scaled from {small:,}/{big:,}: {big:,} at {rate:.0f}/s would take {big / rate:.0f} s"
+        )
+        return scaled // 10, scaled, note
+    return small, big, ""
+
+
+def fig_memory(sizes: Sizes, work: Path) -> dict[str, Any]:
+    small, big, note = memory_sizes(sizes)
+    out: dict[str, Any] = {"note": note}
+    for n in (small, big):
+        archive = work / f"backfill-{n}"
+        shutil.rmtree(archive, ignore_errors=True)
+        log(f"memory: backfill of {n} articles")
+        with FastReplica(n) as replica:
+            run = finews_crawl(archive, replica.url, args={"since": "2000-01-01"})
+        out[str(n)] = {
+            "rss_mb": run.rss_mb,
+            "archived": run.stats.get("finews/index/archived", 0),
+            "elapsed": run.elapsed,
+            "rate": run.stats.get("finews/index/archived", 0) / run.elapsed,
+            "rc": run.rc,
+        }
+    out["ratio"] = out[str(big)]["rss_mb"] / out[str(small)]["rss_mb"]
+    MEASURED["backfill_small"] = small
+    return out
+
+
+def fig_rebuild(sizes: Sizes, work: Path) -> dict[str, Any]:
+    n = int(MEASURED.get("backfill_small") or memory_sizes(sizes)[0])
+    archive = work / f"backfill-{n}"
+    if not (archive / "finews.db").exists():
+        with FastReplica(n) as replica:
+            finews_crawl(archive, replica.url, args={"since": "2000-01-01"})
+    log(f"rebuild: {archive}")
+    merged = {**CRAWL_SETTINGS, "FINEWS_ARCHIVE_DIR": str(archive)}
+    run = run_process([SCRAPY, "rebuild", *settings_args(merged)])
+    con = sqlite3.connect(archive / "finews.db")
+    rows = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    con.close()
+    return {"articles": rows, "wall": run.wall, "rate": rows / run.wall, "rc": run.rc}
+
+
+SEARCH_LINE = re.compile(
+    r"^\s*(?P<label>[a-z]+ (?:SQL|HTTP))\s*\((?P<kind>[^)]*)\)?\s*median\s+(?P<med>[\d.]+) ms\s+p95\s+(?P<p95>[\d.]+) ms"
+)
+
+
+def fig_search(sizes: Sizes, work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"direct": direct_fts(sizes, work)}
+    script = ROOT / "bench" / "search.py"
+    if script.exists() and EXTERNAL["enabled"]:
+        log(f"search: bench/search.py {sizes.search} --queries {sizes.search_queries}")
+        cmd = [PY, str(script), str(sizes.search), "--dir", str(work / f"search-{sizes.search}")]
+        cmd += ["--queries", str(sizes.search_queries)]
+        if (work / f"search-{sizes.search}" / "finews.db").exists():
+            cmd.append("--reuse")
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+            out["search_py"] = parse_search_output(proc.stdout)
+            out["search_py_rc"] = proc.returncode
+            if proc.returncode != 0:
+                out["search_py_error"] = proc.stderr[-500:]
+        except subprocess.TimeoutExpired:
+            out["search_py_rc"] = "timeout"
+    return out
+
+
+def parse_search_output(text: str) -> dict[str, dict[str, float]]:
+    """``{"3/table SQL": {"median": ms, "p95": ms}, ...}`` from bench/search.py's report."""
+    found: dict[str, dict[str, float]] = {}
+    length = ""
+    for line in text.splitlines():
+        if m := re.match(r"^(\d+)-character queries", line):
+            length = m.group(1)
+            continue
+        if length and (
+            m := re.search(r"^\s*(.+?)\s+median\s+([\d.]+) ms\s+p95\s+([\d.]+) ms", line)
+        ):
+            label = re.sub(r"\s+", " ", m.group(1)).strip()
+            found[f"{length}/{label}"] = {"median": float(m.group(2)), "p95": float(m.group(3))}
+    return found
+
+
+def direct_fts(sizes: Sizes, work: Path) -> dict[str, Any]:
+    """Datasette's table search statements, run directly on the synthetic archive's FTS5 index."""
+    n = sizes.noop[1]
+    db_path = work / f"archive-{n}" / "finews.db"
+    synth.ensure_archive(db_path, n)
+    con = sqlite3.connect(db_path)
+    rng = random.Random(7)
+    res: dict[str, Any] = {"articles": n}
+    sql_rows = (
+        "SELECT info_code, title, published_at FROM articles WHERE rowid IN "
+        "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
+        "ORDER BY published_at DESC LIMIT 101"
+    )
+    sql_count = (
+        "SELECT count(*) FROM articles WHERE rowid IN "
+        "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+    )
+    sql_scan = "SELECT count(*) FROM articles WHERE instr(body_text, ?) > 0"
+    for length in (2, 3, 6):
+        queries = []
+        while len(queries) < sizes.search_queries:
+            text = synth.synth_article(rng.randrange(n))["expected_text"]
+            start = rng.randrange(max(1, len(text) - length))
+            q = text[start : start + length]
+            if len(q) == length and all("\u4e00" <= c <= "\u9fff" for c in q):
+                queries.append(q)
+        times, hits = [], []
+        for q in queries:
+            t0 = time.perf_counter()
+            if length >= 3:
+                phrase = '"' + q.replace('"', '""') + '"'
+                con.execute(sql_rows, [phrase]).fetchall()
+                count = con.execute(sql_count, [phrase]).fetchone()[0]
+            else:  # the trigram index cannot answer 1-2 characters: a scan
+                count = con.execute(sql_scan, [q]).fetchone()[0]
+            times.append((time.perf_counter() - t0) * 1000)
+            hits.append(count)
+            if length < 3 and len(times) >= 5:
+                break
+        ordered = sorted(times)
+        res[str(length)] = {
+            "median_ms": med(times),
+            "p95_ms": ordered[min(len(ordered) - 1, int(0.95 * len(ordered) + 0.5) - 1)],
+            "queries": len(times),
+            "median_hits": med(hits),
+            "method": "FTS5 trigram MATCH" if length >= 3 else "scan (instr), trigram cannot",
+        }
+    con.close()
+    return res
+
+
+def fig_browser(sizes: Sizes, work: Path) -> dict[str, Any]:
+    script = ROOT / "bench" / "browser.py"
+    chromium = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+    if not EXTERNAL["enabled"]:
+        return {"skipped": "--no-external"}
+    if not script.exists() or not chromium:
+        return {"skipped": "no bench/browser.py" if not script.exists() else "no Chromium"}
+    out_json = work / "browser.json"
+    out_json.unlink(missing_ok=True)
+    log(f"browser: bench/browser.py --pages {sizes.browser_pages}")
+    cmd = [PY, "-m", "bench.browser", "--pages", str(sizes.browser_pages), "--json", str(out_json)]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return {"skipped": "timeout"}
+    if proc.returncode != 0 or not out_json.exists():
+        return {"skipped": f"bench/browser.py exited {proc.returncode}: {proc.stderr[-300:]}"}
+    routes = {s["route"]: s for s in json.loads(out_json.read_text())}
+    return {
+        route: {
+            "pages": s.get("pages"),
+            "pages_per_s": s.get("pages_per_s_wall"),
+            "rss_peak_mib": s.get("rss_peak_mib"),
+            "pss_peak_mib": s.get("pss_peak_mib"),
+        }
+        for route, s in routes.items()
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
+    """Rows (figure, measure, value, reference, target, ok) and the missed targets."""
+    rows: list[list[str]] = []
+    missed: list[str] = []
+
+    def check(name: str, ok: bool) -> str:
+        if not ok:
+            missed.append(name)
+        return "ok" if ok else "MISSED"
+
+    if e := results.get("e2e"):
+        rate = e["rate"]
+        rows.append(
+            [
+                "1 e2e",
+                f"finews archived/s ({e['articles']:,} articles)",
+                fmt(rate["finews"]),
+                f"bare {fmt(rate['bare'])}/s",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "ratio finews / bare",
+                fmt(e["ratio"], 2),
+                "",
+                f">= {TARGETS['e2e_ratio']}",
+                check("e2e_ratio", e["ratio"] >= TARGETS["e2e_ratio"]),
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "with proposed fixes P1-P5: archived/s, ratio",
+                f"{fmt(rate['finews+fixes'])} ({fmt(e['ratio_fixed'], 2)})",
+                "",
+                "",
+                "",
+            ]
+        )
+        cpu = e["cpu_ms_per_article"]
+        rows.append(
+            [
+                "",
+                "CPU ms per article (bare / finews / fixed)",
+                " / ".join(f"{cpu[k]:.1f}" for k in ("bare", "finews", "finews+fixes")),
+                f"CPU ratio {cpu['bare'] / cpu['finews']:.2f} / {cpu['bare'] / cpu['finews+fixes']:.2f}",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "spread of repeated rates (bare / finews / fixed)",
+                " / ".join(
+                    f"{100 * e['rate_spread'][k]:.0f}%" for k in ("bare", "finews", "finews+fixes")
+                ),
+                f"server {fmt(e['server_capacity_rps'], 0)} req/s",
+                "",
+                "",
+            ]
+        )
+    if s := results.get("stages"):
+        before, after = s["before"], s["after"]
+        for key in (
+            "parse",
+            "clean",
+            "markdown",
+            "yaml",
+            "warc build",
+            "warc write",
+            "post write",
+            "sqlite upsert",
+            "fts update",
+            "dedupe lookup",
+            "total",
+        ):
+            changed = abs(after[key] - before[key]) > 0.0 and key not in (
+                "parse",
+                "clean",
+                "markdown",
+                "dedupe lookup",
+            )
+            rows.append(
+                [
+                    "2 stages" if key == "parse" else "",
+                    f"{key} µs/article",
+                    fmt(before[key], 0),
+                    f"with fixes {fmt(after[key], 0)}" if changed or key == "total" else "",
+                    "",
+                    "",
+                ]
+            )
+    if x := results.get("extract"):
+        fin = x["finews"]
+        for set_name in ("fixtures", "synthetic"):
+            f = fin[set_name]
+            t = x.get("trafilatura", {}).get(set_name)
+            tf = x.get("trafilatura fast", {}).get(set_name)
+            rows.append(
+                [
+                    "3 extract" if set_name == "fixtures" else "",
+                    f"{set_name} ({x['pages'][set_name]} pages): articles/s",
+                    fmt(f["rate"], 0),
+                    f"trafilatura {fmt(t['rate'], 0)}, fast {fmt(tf['rate'], 0)}"
+                    if t
+                    else "trafilatura missing",
+                    "> trafilatura",
+                    check(
+                        f"extract_speed_{set_name}",
+                        bool(t) and f["rate"] > max(t["rate"], tf["rate"]),
+                    ),
+                ]
+            )
+            rows.append(
+                [
+                    "",
+                    f"{set_name}: char F1 mean (min)",
+                    f"{f['f1_mean']:.4f} ({f['f1_min']:.4f})",
+                    f"trafilatura {t['f1_mean']:.4f} ({t['f1_min']:.4f})" if t else "",
+                    f">= {TARGETS['extract_f1']}",
+                    check(f"extract_f1_{set_name}", f["f1_min"] >= TARGETS["extract_f1"]),
+                ]
+            )
+    if n := results.get("noop"):
+        small, big = (k for k in n if k.isdigit())
+        rows.append(
+            [
+                "4 no-op",
+                "requests per run",
+                f"{n[small]['requests'][0]} / {n[big]['requests'][0]}",
+                f"{int(small):,} / {int(big):,} archived",
+                "equal",
+                check("noop_requests", n["same_requests"] and n[big]["archived"] == 0),
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "wall s per run (median)",
+                f"{n[small]['wall']:.2f} / {n[big]['wall']:.2f}",
+                f"in-crawl {n[small]['elapsed']:.2f} / {n[big]['elapsed']:.2f}",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "time ratio big / small",
+                fmt(n["time_ratio"], 2),
+                f"spread {100 * n[small]['wall_spread']:.0f}% / {100 * n[big]['wall_spread']:.0f}%",
+                f"<= {TARGETS['noop_time_ratio']}",
+                check("noop_time", n["time_ratio"] <= TARGETS["noop_time_ratio"]),
+            ]
+        )
+    if m := results.get("memory"):
+        small, big = (k for k in m if k.isdigit())
+        if m.get("note"):
+            rows.append(["5 memory", "sizes", f"{int(small):,} / {int(big):,}", m["note"], "", ""])
+        rows.append(
+            [
+                "" if m.get("note") else "5 memory",
+                "peak RSS MB backfill small / big",
+                f"{m[small]['rss_mb']:.0f} / {m[big]['rss_mb']:.0f}",
+                f"{int(small):,} / {int(big):,} articles at {m[big]['rate']:.0f}/s",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                "",
+                "ratio big / small",
+                fmt(m["ratio"], 2),
+                "",
+                f"<= {TARGETS['memory_ratio']}",
+                check("memory_ratio", m["ratio"] <= TARGETS["memory_ratio"]),
+            ]
+        )
+    if r := results.get("rebuild"):
+        rows.append(
+            [
+                "6 rebuild",
+                f"articles/s ({r['articles']:,} articles, wall)",
+                fmt(r["rate"]),
+                f"{r['wall']:.1f} s, exit {r['rc']}",
+                "",
+                "",
+            ]
+        )
+    if q := results.get("search"):
+        d = q["direct"]
+        for length in ("2", "3", "6"):
+            rows.append(
+                [
+                    "7 search" if length == "2" else "",
+                    f"{length} chars, direct SQL median / p95 ms",
+                    f"{d[length]['median_ms']:.1f} / {d[length]['p95_ms']:.1f}",
+                    f"{d[length]['method']}, {d['articles']:,} rows",
+                    "",
+                    "",
+                ]
+            )
+        for key, v in (q.get("search_py") or {}).items():
+            if any(
+                w in key for w in ("table SQL", "canned SQL", "table HTTP (facets)", "canned HTTP")
+            ):
+                rows.append(
+                    [
+                        "",
+                        f"search.py {key} median / p95 ms",
+                        f"{v['median']:.1f} / {v['p95']:.1f}",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
+        if "search_py_rc" in q and q["search_py_rc"] != 0:
+            rows.append(["", "bench/search.py", f"exit {q['search_py_rc']}", "", "", ""])
+    if b := results.get("browser"):
+        if "skipped" in b:
+            rows.append(["8 browser", "skipped", b["skipped"][:60], "", "", ""])
+        else:
+            br, fa = b.get("browser", {}), b.get("fast", {})
+            rows.append(
+                [
+                    "8 browser",
+                    "pages/s browser / fast",
+                    f"{fmt(br.get('pages_per_s') or 0.0)} / {fmt(fa.get('pages_per_s') or 0.0)}",
+                    f"{br.get('pages')} pages",
+                    "",
+                    "",
+                ]
+            )
+            rows.append(
+                [
+                    "",
+                    "peak RSS MiB browser / fast",
+                    f"{fmt(br.get('rss_peak_mib') or 0.0, 0)} / {fmt(fa.get('rss_peak_mib') or 0.0, 0)}",
+                    f"PSS {fmt(br.get('pss_peak_mib') or 0.0, 0)} / {fmt(fa.get('pss_peak_mib') or 0.0, 0)}",
+                    "",
+                    "",
+                ]
+            )
+    return rows, missed
+
+
+def render(rows: list[list[str]]) -> str:
+    head = ["figure", "measure", "value", "reference", "target", "check"]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--only", default="", help="comma list of figures: " + ",".join(FIGURES))
+    parser.add_argument("--dir", type=Path, default=ROOT / "build" / "bench", help="work directory")
+    parser.add_argument(
+        "--json", type=Path, help="write the results here (default DIR/results.json)"
+    )
+    parser.add_argument("--e2e", type=int, help="articles in the end-to-end crawl")
+    parser.add_argument("--memory", help="backfill sizes, e.g. 5000,50000")
+    parser.add_argument("--noop", help="archive sizes, e.g. 10000,100000")
+    parser.add_argument("--reps", type=int, help="repetitions of the crawl figures")
+    parser.add_argument(
+        "--no-external",
+        action="store_true",
+        help="do not run bench/search.py and bench/browser.py (figures 7 and 8 then show only "
+        "the direct FTS measurement)",
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    sizes = Sizes(**vars(sizes))
+    if args.e2e:
+        sizes.e2e = args.e2e
+    if args.memory:
+        sizes.memory = tuple(int(x) for x in args.memory.split(","))  # type: ignore[assignment]
+    if args.noop:
+        sizes.noop = tuple(int(x) for x in args.noop.split(","))  # type: ignore[assignment]
+    if args.reps:
+        sizes.e2e_reps = sizes.noop_reps = args.reps
+    EXTERNAL["enabled"] = not args.no_external
+    chosen = [f for f in (args.only.split(",") if args.only else FIGURES) if f]
+    unknown = set(chosen) - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figures: {', '.join(sorted(unknown))}")
+    work = args.dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "sizes": vars(sizes),
+        "quick": args.quick,
+        "load_before": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
+    t_start = time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        results[name] = globals()[f"fig_{name}"](sizes, work)
+        results[name + "_seconds"] = time.perf_counter() - t0
+        log(f"{name}: {time.perf_counter() - t0:.0f} s")
+    results["seconds"] = time.perf_counter() - t_start
+    results["load_after"] = os.getloadavg()
+    out_json = args.json or work / "results.json"
+    out_json.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
+    rows, missed = table(results)
+    print(render(rows))
+    print(
+        f"\n{'quick' if args.quick else 'full'} run, {results['seconds']:.0f} s; load average "
+        f"{results['load_before'][0]:.1f} before, {results['load_after'][0]:.1f} after "
+        f"({results['cpus']} CPUs); results in {out_json}"
+    )
+    if missed:
+        print("targets missed: " + ", ".join(missed))
+    return 1 if (args.check and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
