@@ -13,6 +13,8 @@ COLUMNS ?=
 PAGES ?=
 SITE_URL ?=
 BODY_SOURCE ?=
+RENDER ?=
+CHROMIUM ?=
 LOGLEVEL ?= INFO
 DEMO_DIR ?= build/demo
 
@@ -22,7 +24,9 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
 	$(if $(PAGES),-s FINEWS_MAX_PAGES=$(PAGES)) \
 	$(if $(SITE_URL),-s FINEWS_SITE_URL=$(SITE_URL)) \
 	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE)) \
-	$(if $(QUIET),-s FINEWS_QUIET=True)
+	$(if $(QUIET),-s FINEWS_QUIET=True) \
+	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
+	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM))
 
 SINCE ?=
 UNTIL ?=
@@ -54,7 +58,7 @@ SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell
 sysdeps:
 	@missing=""; \
 	command -v jekyll >/dev/null 2>&1 && ruby -e 'require "jekyll-feed"' >/dev/null 2>&1 || missing="$$missing jekyll ruby-jekyll-feed"; \
-	[ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || [ -n "$(FINEWS_CHROMIUM)" ] || missing="$$missing chromium-headless-shell"; \
+	[ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || [ -n "$(CHROMIUM)" ] || missing="$$missing chromium-headless-shell"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
