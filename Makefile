@@ -17,6 +17,7 @@ RENDER ?=
 CHROMIUM ?=
 LOGLEVEL ?= INFO
 DEMO_DIR ?= build/demo
+REFUSE_JSON ?=
 
 SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
 	$(if $(UPSTREAM),-s FINEWS_UPSTREAM=$(UPSTREAM)) \
@@ -78,7 +79,7 @@ rebuild: install
 	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
 
 demo: install sysdeps
-	$(PY) -m tests.demo --dir $(DEMO_DIR) --site
+	$(PY) -m tests.demo --dir $(DEMO_DIR) --site $(if $(REFUSE_JSON),--refuse-json)
 
 test: install sysdeps
 	$(PY) -m pytest -q

@@ -1,6 +1,6 @@
 """`make demo`: start the local replica, crawl it into a scratch archive, say where things are.
 
-python -m tests.demo [--dir build/demo] [--site]
+python -m tests.demo [--dir build/demo] [--site] [--refuse-json]
 """
 
 from __future__ import annotations
@@ -44,11 +44,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--dir", default="build/demo", help="scratch directory (wiped)")
     ap.add_argument("--site", action="store_true", help="also build the Jekyll site")
+    ap.add_argument(
+        "--refuse-json",
+        action="store_true",
+        help="the replica refuses direct JSON calls: only the browser route gets the data",
+    )
     args = ap.parse_args()
     scratch = (ROOT / args.dir).resolve()
     shutil.rmtree(scratch, ignore_errors=True)
     archive = scratch / "archive"
-    with Replica() as replica:
+    with Replica(refuse_json=args.refuse_json) as replica:
         print(f"replica of the upstream at {replica.url}")
         result = crawl(archive, replica.url)
         # The replica holds an article with no body anywhere on purpose, so

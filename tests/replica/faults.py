@@ -17,7 +17,9 @@ Whether a request gets a transient fault is a pure function of the seed, the req
 and query without ``req_trace``) and how many times that request was seen before, so a
 crawl that sends the same requests meets the same faults whatever the thread timing. No
 request is faulted more than ``max_streak`` times in a row (so a client that retries enough
-always gets through). The captcha depends on timing by nature.
+always gets through). The captcha depends on timing by nature. ``warmup`` (a list of
+transient kinds) forces those faults, in order, on the first requests they fit (a
+truncation needs a JSON route), so a short run still meets every mode once.
 
 Permanent faults of an article's route (``page``: ``/a/<code>.html``; ``choice``:
 ``GetNewsText.do``), chosen by seed (``page_broken_share``, ``choice_broken_share``) or
@@ -171,6 +173,7 @@ class Faults:
     reset_share: float = 0.0
     truncate_share: float = 0.0
     max_streak: int = 2
+    warmup: tuple[str, ...] = ()
     captcha_rate: float = 0.0
     captcha_window: float = 1.0
     page_broken_share: float = 0.0
@@ -199,6 +202,7 @@ class Faults:
             "choice_broken_share": 0.15,
             "gbk": True,
             "bad_items": True,
+            "warmup": TRANSIENT_KINDS,
         }
         values.update(overrides)
         return cls(**values)
@@ -206,6 +210,7 @@ class Faults:
     def __post_init__(self) -> None:
         kinds = (*self.broken_kinds, *self.broken_pages.values(), *self.broken_choice.values())
         unknown = [k for k in kinds if k not in PERMANENT_KINDS]
+        unknown += [k for k in self.warmup if k not in TRANSIENT_KINDS]
         if unknown:
             raise ValueError(f"unknown permanent fault kinds {unknown}; use {PERMANENT_KINDS}")
         shares = (self.error_share, self.throttle_share, self.hang_share, self.reset_share)
@@ -245,6 +250,7 @@ class FaultInjector:
         self.stopped = threading.Event()
         self.page_faults: dict[str, str] = {}
         self.choice_faults: dict[str, str] = {}
+        self._warmup = list(faults.warmup)
         self.choose_permanent(articles)
 
     # -- permanent faults ----------------------------------------------------
@@ -324,6 +330,13 @@ class FaultInjector:
             return "truncate"
         return ""
 
+    def _forced(self, json_route: bool) -> str:
+        """The next ``warmup`` fault this request fits ("" when none is left or fits)."""
+        for i, kind in enumerate(self._warmup):
+            if kind != "truncate" or json_route:
+                return self._warmup.pop(i)
+        return ""
+
     def _captcha_due(self) -> bool:
         """Count this request; True when the client went over ``captcha_rate``."""
         f = self.faults
@@ -374,7 +387,7 @@ class FaultInjector:
                 return captcha, ""
             kind = ""
             if self._streak[key] < self.faults.max_streak:
-                kind = self._transient(key, attempt, json_route)
+                kind = self._forced(json_route) or self._transient(key, attempt, json_route)
             self._streak[key] = self._streak[key] + 1 if kind else 0
             permanent = self._permanent(path, query)
             if kind:
@@ -506,6 +519,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fault-choice", type=float, help="share of Choice texts broken for good")
     g.add_argument("--fault-gbk", action="store_true", help="legacy pages in GBK (+1 article)")
     g.add_argument("--fault-bad-items", action="store_true", help="malformed list entries")
+    g.add_argument(
+        "--fault-warmup",
+        help="comma list of transient faults forced on the first requests (e.g. 500,429,hang)",
+    )
 
 
 _FLAG_FIELDS = {
@@ -533,6 +550,8 @@ def from_args(args: argparse.Namespace) -> Faults | None:
         values["gbk"] = True
     if args.fault_bad_items:
         values["bad_items"] = True
+    if args.fault_warmup:
+        values["warmup"] = tuple(k.strip() for k in args.fault_warmup.split(",") if k.strip())
     if args.chaos:
         return Faults.chaos(args.fault_seed, **values)
     if not values:
