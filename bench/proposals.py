@@ -24,6 +24,14 @@ as diffs).
 - **P4 bigger batches** (``crawler/settings.py``): ``FINEWS_DB_BATCH = 1000``
   (rows per transaction; FTS5 merges fewer, smaller segments per row, and P1
   syncs once per batch). Passed as a setting, not patched.
+- **P6 fewer item workers** (``crawler/settings.py``): ``CONCURRENT_ITEMS = 8``.
+  Scrapy 2.19 starts CONCURRENT_ITEMS (default 100) asyncio worker tasks for
+  *every* response's output (``_parallel_asyncio``), ~100 tasks and ~300
+  queue operations per article page that yields one item. A setting too.
+- **P7 index batches in a thread** (``pipelines/index.py``): see
+  :func:`apply_index_thread`.
+- **P8 clean in a worker process** (``pipelines/clean.py``, ``pipelines/post.py``):
+  see :func:`apply_clean_pool`.
 - **P5 direct WARC records** (``pipelines/snapshot.py``): ``warc_bytes`` writes
   the two or three records itself (headers in warcio's order, the same
   digests, one gzip member per record at level 9): byte-identical output
@@ -183,8 +191,8 @@ def apply_lexical_inside() -> None:
     snapshot.inside = inside_lexical
 
 
-#: Settings that go with the patches (P4).
-SETTINGS = {"FINEWS_DB_BATCH": "1000"}
+#: Settings that go with the patches (P4, P6).
+SETTINGS = {"FINEWS_DB_BATCH": "1000", "CONCURRENT_ITEMS": "8"}
 
 PATCHES = {
     "P1": apply_durable_batches,
@@ -199,19 +207,6 @@ def apply(names: list[str] | None = None) -> list[str]:
     for name in chosen:
         PATCHES[name]()
     return chosen
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``scrapy`` with the patches applied (``FINEWS_BENCH_PATCHES=P1,P2`` to choose)."""
-    from scrapy.cmdline import execute
-
-    wanted = [p for p in os.environ.get("FINEWS_BENCH_PATCHES", "").split(",") if p]
-    apply(wanted or None)
-    execute(["scrapy", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    main()
 
 
 # --------------------------------------------------------------------------- P5
@@ -300,3 +295,179 @@ def apply_direct_warc() -> None:
 
 
 PATCHES["P5"] = apply_direct_warc
+
+
+# --------------------------------------------------------------------------- P7
+
+
+def apply_index_thread() -> None:
+    """The index stage's batches (upsert, FTS triggers, the P1 ``syncfs``) run in a worker
+    thread with a connection of its own: SQLite and the file-system sync release the GIL,
+    so they overlap with downloading and parsing instead of stopping the reactor. One
+    worker, so batches keep their order; ``close_spider`` waits for the last one."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    import pipelines.index as index
+    from crawler.database import connect
+
+    open_spider, close_spider = index.IndexPipeline.open_spider, index.IndexPipeline.close_spider
+
+    def threaded_open(self: Any, spider: Any = None) -> None:
+        open_spider(self, spider)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="finews-index")
+        self._futures: list[Future[Any]] = []
+        self._tdb = None
+
+    def write(self: Any, rows: list[dict[str, Any]]) -> None:
+        if self._tdb is None:  # sqlite3 connections stay in their thread
+            self._tdb = connect(self.cfg.db_path)
+        syncfs(self.cfg.archive_dir)  # P1: the files these rows name are on disk
+        inserted, updated = index.upsert_articles(self._tdb, rows)
+        self.stats.inc_value("finews/index/archived", inserted)
+        self.stats.inc_value("finews/index/updated", updated)
+
+    def threaded_flush(self: Any) -> None:
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        self._futures = [f for f in self._futures if not f.done() or f.exception()]
+        self._futures.append(self._pool.submit(write, self, rows))
+
+    def close_db(self: Any) -> None:
+        if self._tdb is not None:
+            self._tdb.close()
+
+    def threaded_close(self: Any, spider: Any = None) -> None:
+        self.flush()
+        self._futures.append(self._pool.submit(close_db, self))
+        self._pool.shutdown(wait=True)
+        for future in self._futures:
+            future.result()  # a failed batch fails the run, as before
+        close_spider(self, spider)
+
+    index.IndexPipeline.open_spider = threaded_open
+    index.IndexPipeline.flush = threaded_flush
+    index.IndexPipeline.close_spider = threaded_close
+
+
+PATCHES["P7"] = apply_index_thread
+
+
+# --------------------------------------------------------------------------- P8
+
+
+def clean_and_render(body_html: str, source_url: str) -> tuple[str, list[str], str, str, str]:
+    """The clean stage's work and the post's Markdown, in a worker process:
+    (clean_html, stocks, body_text, content_sha256, body_markdown)."""
+    import hashlib
+
+    from pipelines.clean import body_text, clean_body
+    from pipelines.markdown import html_to_markdown
+
+    result = clean_body(body_html, source_url)
+    text = body_text(result.html)
+    if not text.strip():
+        return result.html, list(result.stocks), text, "", ""
+    digest = hashlib.sha256(result.html.encode("utf-8")).hexdigest()
+    return result.html, list(result.stocks), text, digest, html_to_markdown(result.html)
+
+
+def _warm() -> bool:
+    import pipelines.clean  # noqa: F401
+    import pipelines.markdown  # noqa: F401
+
+    return True
+
+
+def apply_clean_pool(workers: int = 1) -> None:
+    """Clean + body text + digest + Markdown (the CPU-heaviest stages, ~1 ms an article)
+    run in a worker process: ``CleanPipeline.process_item`` becomes a coroutine awaiting
+    it, so the reactor thread downloads and parses meanwhile, on the other core. The post
+    stage takes the Markdown computed there instead of converting again."""
+    import asyncio
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pipelines.clean as clean
+    import pipelines.post as post
+
+    # By module name, so it pickles even when this file runs as __main__.
+    from bench.proposals import clean_and_render as worker_fn
+    from crawler.items import Article, Failure
+
+    state: dict[str, Any] = {"pool": None}
+    markdown_of: dict[int, tuple[str, str]] = {}  # id(item) -> (clean_html, markdown)
+    html_to_markdown = post.html_to_markdown
+
+    def pool() -> ProcessPoolExecutor:
+        if state["pool"] is None:
+            state["pool"] = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            )
+            state["pool"].submit(_warm)
+        return state["pool"]
+
+    def open_spider(self: Any, spider: Any = None) -> None:
+        pool()
+
+    def close_spider(self: Any, spider: Any = None) -> None:
+        if state["pool"] is not None:
+            state["pool"].shutdown(wait=True)
+            state["pool"] = None
+
+    async def process_item(self: Any, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        future = pool().submit(worker_fn, item.body_html, item.source_url)
+        html, stocks, text, digest, markdown = await asyncio.wrap_future(future)
+        if not text.strip():
+            self.stats.inc_value("finews/clean/empty")
+            return Failure(
+                stage="clean",
+                reason="nothing left after cleaning",
+                url=item.source_url,
+                info_code=item.info_code,
+                responses=item.list_responses + item.body_responses,
+            )
+        item.clean_html, item.stocks, item.body_text, item.content_sha256 = (
+            html,
+            stocks,
+            text,
+            digest,
+        )
+        markdown_of[id(item)] = (html, markdown)
+        self.stats.inc_value("finews/clean/articles")
+        return item
+
+    post_process_item = post.PostPipeline.process_item
+
+    def post_item(self: Any, item: Any) -> Any:
+        done = markdown_of.pop(id(item), None)
+        if done is not None and done[0] == item.clean_html:
+            post.html_to_markdown = lambda _html, md=done[1]: md
+            try:
+                return post_process_item(self, item)
+            finally:
+                post.html_to_markdown = html_to_markdown
+        return post_process_item(self, item)
+
+    clean.CleanPipeline.open_spider = open_spider
+    clean.CleanPipeline.close_spider = close_spider
+    clean.CleanPipeline.process_item = process_item
+    post.PostPipeline.process_item = post_item
+
+
+PATCHES["P8"] = apply_clean_pool
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scrapy`` with the patches applied (``FINEWS_BENCH_PATCHES=P1,P2`` to choose)."""
+    from scrapy.cmdline import execute
+
+    wanted = [p for p in os.environ.get("FINEWS_BENCH_PATCHES", "").split(",") if p]
+    apply(wanted or None)
+    execute(["scrapy", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()

@@ -360,16 +360,25 @@ def build(directory: Path, n: int, body_median: int = 900) -> dict[str, float]:
 
 
 def sizes(path: Path) -> dict[str, int]:
+    """Bytes per group of b-trees (dbstat)."""
     conn = sqlite3.connect(path)
-    groups = {
-        "articles": 0,
-        "articles_fts": 0,
-        "articles_search": 0,
-        "article_stocks": 0,
-        "other": 0,
-    }
+    groups = dict.fromkeys(
+        [
+            "articles",
+            "articles_fts",
+            "articles_search",
+            "browse indexes",
+            "article_stocks",
+            "other",
+        ],
+        0,
+    )
+    browse = {"articles_search_order", "articles_facet_media", "articles_facet_category"}
+    browse.add("articles_facet_columns")
     for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
-        if name.startswith("articles_fts"):
+        if name in browse:
+            groups["browse indexes"] += size
+        elif name.startswith("articles_fts"):
             groups["articles_fts"] += size
         elif name.startswith("articles_search"):
             groups["articles_search"] += size
@@ -570,7 +579,7 @@ def main(argv: list[str] | None = None) -> None:
         .execute("SELECT count(*) FROM articles")
         .fetchone()[0]
     )
-    print(f"\n{n} articles; sizes (MB; % of the articles table with its b-tree indexes):")
+    print(f"\n{n} articles; sizes (MB; % of the articles table and its own indexes + other):")
     for name, value in size.items():
         print(f"  {name:16s} {value / 1e6:10.1f}   {100 * value / base:6.1f} %")
     run_queries(directory, args.queries, args.scans)

@@ -46,6 +46,8 @@ has no index of its own, so SQLite walks ``articles_search_order``
 (published_at, code) newest first, tests each code against the hits and stops
 at 101 rows: 8 ms. (So: never index ``articles.code`` alone, or the slow plan
 comes back.) The key also survives ``VACUUM``, which may renumber rowids.
+Likewise the facets of a search read ``(media, code)``, ``(category, code)``,
+``(columns, code)`` indexes instead of the rows.
 
 Also here: ``article_stocks`` (one row per stock id of an article, indexed by
 the bare code, kept by triggers; the stock canned query would otherwise parse
@@ -63,6 +65,8 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +148,12 @@ def _search_values(prefix: str) -> str:
 
 _COLS = ", ".join(SEARCH_COLUMNS)
 
+# prefix='1': a prefix index on the first character, for 1-character queries
+# ("涨"*). It adds ~55% to this index (1.05 GB instead of 0.68 GB at 100,000
+# articles); without it a common character's query merges the doclists of
+# every bigram starting with it (up to 3x slower, 700 ms at 100,000).
 SEARCH_TABLE_SQL = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5("
+    f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5("
     f"{_COLS}, content='', tokenize='unicode61', prefix='1')"
 )
 
@@ -165,13 +173,19 @@ VERSIONS_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
     PRIMARY KEY (info_code, version)
 )"""
 
-ORDER_INDEX = f"{SEARCH_TABLE}_order"
-
-INDEXES_SQL = [
-    f"CREATE INDEX IF NOT EXISTS {STOCKS_TABLE}_info_code ON {STOCKS_TABLE}(info_code)",
-    # Newest-first walk of the table page's search (see the module docstring).
-    f"CREATE INDEX IF NOT EXISTS {ORDER_INDEX} ON articles(published_at, code)",
-]
+# name -> CREATE INDEX. The ones on articles all end in ``code``: Datasette's
+# table search filters ``code IN (<hits>)``, and an index holding ``code`` and
+# the column a query needs answers it without reading the (large) rows.
+INDEXES: dict[str, str] = {
+    f"{STOCKS_TABLE}_info_code": f"{STOCKS_TABLE}(info_code)",
+    # The table page's search, newest first (see the module docstring).
+    f"{SEARCH_TABLE}_order": "articles(published_at, code)",
+    # Its facets (media, category, columns; the day facet uses the one above):
+    # 20-40 ms instead of a scan of the table (1.7 s at 100,000 articles).
+    "articles_facet_media": "articles(media, code)",
+    "articles_facet_category": "articles(category, code)",
+    "articles_facet_columns": "articles(columns, code)",
+}
 
 # Stock ids are "<market>.<code>" ("1.600519", "116.00992"); code is the part
 # after the dot. Anything that is not valid JSON counts as no stocks rather
@@ -275,13 +289,13 @@ def _schema(conn: sqlite3.Connection) -> dict[str, str]:
 def _missing(schema: dict[str, str]) -> set[str]:
     """What ensure_search has to do: the kinds of objects missing or out of date."""
     todo: set[str] = set()
-    if SEARCH_TABLE not in schema:
+    if schema.get(SEARCH_TABLE) != SEARCH_TABLE_SQL:
         todo.add("search")
     if STOCKS_TABLE not in schema:
         todo.add("stocks")
     if VERSIONS_TABLE not in schema:
         todo.add("versions")
-    if ORDER_INDEX not in schema:
+    if not schema.keys() >= INDEXES.keys():
         todo.add("indexes")
     for name, (kind, sql) in TRIGGERS.items():
         if schema.get(name) != sql:
@@ -302,10 +316,14 @@ def ensure_search(db: Any) -> None:
     with _Transaction(conn):
         todo = _missing(_schema(conn))  # again, now that we hold the write lock
         conn.execute(VERSIONS_TABLE_SQL)
-        conn.execute(SEARCH_TABLE_SQL)
+        schema = _schema(conn)
+        if schema.get(SEARCH_TABLE) != SEARCH_TABLE_SQL:
+            if SEARCH_TABLE in schema:  # another definition: start afresh
+                conn.execute(f"DROP TABLE {SEARCH_TABLE}")
+            conn.execute(SEARCH_TABLE_SQL)
         conn.execute(STOCKS_TABLE_SQL)
-        for statement in INDEXES_SQL:
-            conn.execute(statement)
+        for name, target in INDEXES.items():
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
         for name, (kind, sql) in TRIGGERS.items():
             if kind in todo:
                 conn.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -350,6 +368,25 @@ def rebuild_search(db: Any) -> None:
     with _Transaction(conn):
         _rebuild_search_index(conn)
         _rebuild_stocks(conn)
+
+
+@contextmanager
+def search_paused(db: Any) -> Iterator[None]:
+    """For bulk loads (``scrapy rebuild``): drop the search triggers, the
+    costly part of a write (~2-3 ms per article in SQL), and refill the index
+    once at the end in Python (~0.3 ms per article). Safe with concurrent
+    writers: whoever calls ``ensure_search`` meanwhile puts the triggers back
+    and rebuilds, and the exit rebuilds again."""
+    conn = _conn(db)
+    ensure_search(conn)
+    with _Transaction(conn):
+        for name, (kind, _sql) in TRIGGERS.items():
+            if kind == "search":
+                conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    try:
+        yield
+    finally:
+        ensure_search(conn)  # triggers missing: recreates them and rebuilds
 
 
 def check_search(db: Any) -> list[str]:

@@ -1,8 +1,10 @@
 """`make chaos`: crawl a replica with every fault mode on, then check the archive against it.
 
     python -m tests.chaos --seed N --runs K --minutes M [--keep DIR] [--page-size 20]
+        [--examples E]
 
-Each round starts a replica with ``Faults.chaos(seed)`` (transient 5xx and 429 with
+Each round starts a replica with ``Faults.chaos(seed)`` (the first seed is random unless
+given) (transient 5xx and 429 with
 Retry-After, hangs, resets, truncated JSON, a captcha above a request rate, off-site
 redirects, redirect loops, 20 MB answers, GBK pages, malformed list items), crawls it
 into a fresh archive like cron would (up to K runs, stopping early once nothing is
@@ -13,6 +15,10 @@ article was lost (a servable article not archived exactly once with its text, an
 unservable one not recorded as a failure, a captcha page in the archive, a damaged
 database), else 0.
 
+With ``--examples E`` the property tests of hostile content and the parser fuzzing
+(``tests/test_hostile.py``, ``tests/test_fuzz_parsers.py``) also run, with E examples each
+and random seeds (the suite runs them with fixed seeds and fewer examples).
+
 The same comparison backs ``tests/test_faults.py::test_chaos_archive_matches_ground_truth``.
 """
 
@@ -20,8 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,15 +39,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.crawlrun import run_crawl
+from tests.crawlrun import ROOT, run_crawl
 from tests.replica.faults import BAD_ITEMS, Faults
 from tests.replica.server import Replica
 
-#: Crawl settings of a chaos run: fast (loopback), patient (retries), cron-like
-#: (failed articles are tried again on the very next run).
+#: Crawl settings of a chaos run: fast (loopback), cron-like (failed articles are
+#: tried again on the very next run). Fewer retries than faults in a row
+#: (CHAOS_STREAK): some requests fail for good within a run, and a later run
+#: must pick their articles up.
 CHAOS_SETTINGS: dict[str, str] = {
     "FINEWS_PAGE_SIZE": "20",
-    "RETRY_TIMES": "4",
+    "RETRY_TIMES": "2",
     "DOWNLOAD_TIMEOUT": "2",
     "FINEWS_BACKOFF_BASE": "0.1",
     "FINEWS_BACKOFF_MAX": "2",
@@ -46,6 +57,8 @@ CHAOS_SETTINGS: dict[str, str] = {
     "FINEWS_FAILURE_RETRY_HOURS": "0",
     "FINEWS_FAILURE_MAX_TRIES": "20",
 }
+#: Transient faults in a row a request may meet (Faults.max_streak) in a chaos run.
+CHAOS_STREAK = 4
 #: Text that must never reach a post or a row (it is only on block pages).
 BLOCK_TEXT = ("滑块验证", "请按住滑块")
 
@@ -185,7 +198,8 @@ def chaos_round(
     """One replica with every fault on, crawled into a fresh archive under ``workdir``."""
     archive = workdir / f"seed{seed}" / "archive"
     started = time.monotonic()
-    with Replica(faults=faults or Faults.chaos(seed, hang_seconds=3.0)) as replica:
+    faults = faults or Faults.chaos(seed, hang_seconds=3.0, max_streak=CHAOS_STREAK)
+    with Replica(faults=faults) as replica:
         result, exits = crawl_until_settled(archive, replica, runs, settings)
         counts = Counter(replica.fault_counts())
     stats = run_stats(archive)
@@ -265,17 +279,21 @@ def details(rounds: list[Round]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--seed", type=int, default=1, help="seed of the first round")
+    ap.add_argument("--seed", type=int, default=None, help="seed of the first round (random)")
     ap.add_argument("--runs", type=int, default=4, help="crawl runs per round (like cron)")
     ap.add_argument("--minutes", type=float, default=5.0, help="keep starting rounds this long")
     ap.add_argument("--keep", default="", help="keep the archives in this directory")
     ap.add_argument("--page-size", default="20", help="FINEWS_PAGE_SIZE of the crawls")
+    ap.add_argument(
+        "--examples", type=int, default=0, help="also run the property tests with this many"
+    )
     args = ap.parse_args(argv)
     workdir = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="finews-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.minutes * 60
     rounds: list[Round] = []
-    seed = args.seed
+    seed = args.seed if args.seed is not None else random.randrange(1, 1_000_000)
+    print(f"chaos campaign from seed {seed}", file=sys.stderr, flush=True)
     try:
         while not rounds or time.monotonic() < deadline:
             r = chaos_round(seed, args.runs, workdir, FINEWS_PAGE_SIZE=args.page_size)
@@ -294,7 +312,23 @@ def main(argv: list[str] | None = None) -> int:
     lost = details(rounds)
     if lost:
         print("\nLOST:\n" + lost)
-    return 1 if any(r.result.lost for r in rounds) else 0
+    properties_ok = True
+    if args.examples:
+        properties_ok = property_tests(args.examples)
+    return 1 if any(r.result.lost for r in rounds) or not properties_ok else 0
+
+
+def property_tests(examples: int) -> bool:
+    """The hostile-content and parser-fuzzing property tests, ``examples`` each, random seeds."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    cmd += ["tests/test_hostile.py", "tests/test_fuzz_parsers.py"]
+    env = {**os.environ, "FINEWS_EXAMPLES": str(examples)}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"\nproperty tests, {examples} examples each: {summary}")
+    if done.returncode != 0:
+        print(done.stdout[-8000:])
+    return done.returncode == 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from crawler.middlewares import (
 )
 from crawler.outcome import outcome
 from pipelines.snapshot import read_warc
-from tests.chaos import BLOCK_TEXT, compare, crawl_until_settled, run_stats
+from tests.chaos import BLOCK_TEXT, CHAOS_STREAK, compare, crawl_until_settled, run_stats
 from tests.crawlrun import run_crawl
 from tests.replica import faults as faultmodes
 from tests.replica.faults import BAD_ITEMS, CAPTCHA_PAGE, Faults, legacy_gbk_article
@@ -672,12 +672,13 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     faults = Faults.chaos(
         11,
         hang_seconds=2.5,
+        max_streak=CHAOS_STREAK,
         broken_pages={TABLE: "oversize", CHOICE_EMPTY: "loop", XSS: "offsite"},
         broken_choice={PAGE404: "oversize"},
     )
     with Replica(faults=faults) as replica:
         result, exits = crawl_until_settled(
-            archive, replica, runs=4, settings={"DOWNLOAD_TIMEOUT": "1.5"}
+            archive, replica, runs=5, settings={"DOWNLOAD_TIMEOUT": "1.5"}
         )
         yield {
             "root": root,

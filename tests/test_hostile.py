@@ -22,6 +22,7 @@ archive in a temporary directory). On what comes out:
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import sqlite3
@@ -50,7 +51,10 @@ from pipelines.snapshot import SnapshotPipeline
 from pipelines.validate import UNKNOWN_MEDIA, ValidatePipeline
 from tests.sitebuild import build_site, copy_skeleton, jekyll_available
 
-EXAMPLES = 150
+# Fixed seeds and a modest count in the suite; `make chaos` sets FINEWS_EXAMPLES
+# (more examples, random seeds) to explore further.
+EXAMPLES = int(os.environ.get("FINEWS_EXAMPLES", "150"))
+DERANDOMIZE = "FINEWS_EXAMPLES" not in os.environ
 
 # ----------------------------------------------------------------- strategies
 
@@ -409,6 +413,7 @@ RAW_ALLOWED = {
 RAW_ATTR = re.compile(r'\s([^\s=]+)="([^"]*)"')
 SAFE_URL = re.compile(r"^(https?://|mailto:)", re.I)
 MD_LINK = re.compile(r"(?<!\\)\]\(([^)\s]*)")
+RAW_SPANS = re.compile(r"<(pre|code|u|table)\b.*?</\1>", re.S)
 HTML_ALLOWED = RAW_ALLOWED | {"html", "body"}
 
 
@@ -442,7 +447,9 @@ def assert_safe_markdown(text: str) -> None:
             if name in ("href", "src"):
                 assert SAFE_URL.match(value), m.group(0)
         assert not re.search(r"\son\w+\s*=", m.group(3), re.I), m.group(0)
-    for target in MD_LINK.findall(text):
+    # Inside raw <pre>, <code>, <u> and raw tables kramdown reads no Markdown (checked
+    # with Jekyll): "[x](javascript:…)" there is text, as the site build below shows.
+    for target in MD_LINK.findall(RAW_SPANS.sub("", text)):
         assert SAFE_URL.match(target), target
     assert "{::" not in text and not re.search(r"(?m)^\s*\{:", text), "kramdown extension"
     assert "<!--" not in text
@@ -470,9 +477,10 @@ def check_post(stages: Stages, item: Article, title: str, summary: str, media: s
     markdown = item.body_markdown.strip("\n")
     assert body.startswith(markdown)
     assert_safe_markdown(markdown)
-    # The rest is the archive's footer: share link, back links (site-relative).
-    assert body[len(markdown) :] == (
-        f"\n\n{item.share_url}\n\n[返回{_link_text(want_media)}新闻]"
+    # The rest is the archive's footer: share link, back links (site-relative). (The
+    # front matter's closing "---\s*$" also takes the blank lines after an empty body.)
+    assert body[len(markdown) :].lstrip("\n") == (
+        f"{item.share_url}\n\n[返回{_link_text(want_media)}新闻]"
         f"(/category/{data['categories']}.html)｜[返回首页](/)\n"
     )
     assert_safe_html(item.clean_html)
@@ -490,6 +498,7 @@ BUILT: list[Path] = []
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    derandomize=DERANDOMIZE,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(title=hostile_title, summary=hostile_text, media=media_names, body=hostile_body)
@@ -567,7 +576,12 @@ DATES = st.one_of(
 )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=DERANDOMIZE,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(info_code=IDS, published=DATES, media=st.one_of(media_names, st.text(max_size=300)))
 def test_nothing_is_written_outside_the_archive(
     stages: Stages, workdir: Path, info_code: str, published: str, media: str

@@ -33,6 +33,14 @@
    Datasette's ``_facet_date`` applies SQLite's ``date()``, which converts
    values with an offset to UTC and files that article under 2022-06-13.
 
+5. Datasette's array facet (``_facet_array=columns``) made fast: the stock
+   one deduplicates with ``select distinct j.value, inner.*``, dragging every
+   column of every row (bodies included) through a temp b-tree: 1.4 s for a
+   search and 4.3 s for the whole table at 100,000 articles, so it always
+   times out at scale. The replacement counts each value once per row by
+   comparing ``json_each`` keys, reads only the array column (served by the
+   ``articles_facet_columns`` index): 35-50 ms. Same results, same URLs.
+
 Self-contained (stdlib + Datasette): ``datasette`` runs from ``.venv/bin`` and
 cannot import the repository's ``crawler`` package. ``crawler/search.py``
 documents the index format this must match.
@@ -46,7 +54,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.facets import Facet
+from datasette.facets import ArrayFacet, Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 from markupsafe import Markup, escape
 
@@ -255,3 +263,82 @@ class DayFacet(Facet):
 @hookimpl
 def register_facet_classes() -> list[type[Facet]]:
     return [DayFacet]
+
+
+class FastArrayFacet(ArrayFacet):
+    """``ArrayFacet`` (type ``array``) with a query that reads only the column."""
+
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        facet_results: list[dict[str, Any]] = []
+        timed_out: list[str] = []
+        facet_size = self.get_facet_size()
+        for source_and_config in self.get_configs():
+            config = source_and_config["config"]
+            source = source_and_config["source"]
+            column = config.get("column") or config["simple"]
+            col = escape_sqlite(column)
+            array = f"case when json_valid(t.{col}) then t.{col} else '[]' end"
+            # A value is counted for the first element of each row's array
+            # holding it: a row counts once per value, as with the stock facet.
+            facet_sql = f"""
+                select j.value as value, count(*) as count
+                from ({self.sql}) as t, json_each({array}) as j
+                where j.key = (select min(k.key) from json_each({array}) as k where k.value = j.value)
+                group by j.value
+                order by count desc, value limit {facet_size + 1}
+            """
+            try:
+                rows = await self.ds.execute(
+                    self.database,
+                    facet_sql,
+                    self.params,
+                    truncate=False,
+                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
+                )
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            key = f"{column}__arraycontains"
+            pairs = self.get_querystring_pairs()
+            values = []
+            for row in rows.rows[:facet_size]:
+                value = str(row["value"])
+                selected = (key, value) in pairs
+                if selected:
+                    toggle = path_with_removed_args(self.request, {key: value})
+                else:
+                    toggle = path_with_added_args(self.request, {key: value})
+                values.append(
+                    {
+                        "value": value,
+                        "label": value,
+                        "count": row["count"],
+                        "toggle_url": self.ds.absolute_url(self.request, toggle),
+                        "selected": selected,
+                    }
+                )
+            facet_results.append(
+                {
+                    "name": column,
+                    "type": self.type,
+                    "results": values,
+                    "hideable": source != "metadata",
+                    "toggle_url": self.ds.urls.path(
+                        path_with_removed_args(self.request, {"_facet_array": column})
+                    ),
+                    "truncated": len(rows.rows) > facet_size,
+                }
+            )
+        return facet_results, timed_out
+
+
+@hookimpl(specname="register_facet_classes", hookwrapper=True)
+def use_fast_array_facet() -> Any:
+    """Swap Datasette's ArrayFacet for FastArrayFacet in the registered classes."""
+    outcome = yield
+    outcome.force_result(
+        [
+            [FastArrayFacet if cls is ArrayFacet else cls for cls in classes]
+            for classes in outcome.get_result()
+        ]
+    )

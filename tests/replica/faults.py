@@ -434,7 +434,7 @@ class FaultInjector:
         if not isinstance(data, dict) or not isinstance(data.get("list"), list):
             return answer  # an error answer: nothing to add to
         with self._lock:
-            self._note(LIST_PATH, "bad_items", len(BAD_ITEMS))
+            self._note(LIST_PATH, "bad_items")  # one list answer with all of BAD_ITEMS
         data["list"] = [item for item, _ in BAD_ITEMS] + data["list"]
         out = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
         if m:
