@@ -33,7 +33,7 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild demo test lint format site clean
+.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -42,6 +42,7 @@ help:
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
+	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
 
 $(STAMP): requirements.txt
@@ -55,11 +56,12 @@ install: $(STAMP)
 # Debian packages: Jekyll (site build and its tests) and a headless Chromium
 # (browser route and browser tests; Playwright cannot download its own here).
 # Installed when missing and we are root; otherwise say what to install.
-SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell
+SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell fonts-wqy-zenhei
 sysdeps:
 	@missing=""; \
 	command -v jekyll >/dev/null 2>&1 && ruby -e 'require "jekyll-feed"' >/dev/null 2>&1 || missing="$$missing jekyll ruby-jekyll-feed"; \
 	[ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || [ -n "$(CHROMIUM)" ] || missing="$$missing chromium-headless-shell"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -91,6 +93,17 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Datasette on 127.0.0.1, read-only for visitors: no arbitrary SQL, no
+# downloads, bounded query time (see archive/metadata.yml for the canned queries).
+PORT ?= 8001
+serve: install
+	$(PY) -m crawler.search ensure $(ARCHIVE)/finews.db
+	$(VENV)/bin/datasette serve $(ARCHIVE)/ -h 127.0.0.1 -p $(PORT) \
+	  --setting default_allow_sql off --setting allow_download off \
+	  --setting allow_csv_stream off --setting suggest_facets off \
+	  --setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 500 \
+	  --setting max_returned_rows 1000
 
 site: sysdeps
 	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from crawler.search import ensure_search
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     info_code TEXT PRIMARY KEY,
@@ -111,6 +113,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db["articles"].enable_fts(
             FTS_COLUMNS, fts_version="FTS5", tokenize="trigram", create_triggers=True
         )
+    # The bigram index for 1- and 2-character Chinese queries (kept by triggers).
+    ensure_search(db)
 
 
 def _json_ids(value: str | None) -> list[int]:

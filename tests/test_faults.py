@@ -13,6 +13,8 @@ import json
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -45,7 +47,7 @@ from crawler.middlewares import (
 from crawler.outcome import outcome
 from pipelines.snapshot import read_warc
 from tests.chaos import BLOCK_TEXT, CHAOS_STREAK, compare, crawl_until_settled, run_stats
-from tests.crawlrun import run_crawl
+from tests.crawlrun import ROOT, run_crawl
 from tests.replica import faults as faultmodes
 from tests.replica.faults import BAD_ITEMS, CAPTCHA_PAGE, Faults, legacy_gbk_article
 from tests.replica.fixtures import ARTICLES_DIR
@@ -263,6 +265,23 @@ def test_command_line_flags() -> None:
         Faults(warmup=("offsite",))
     with pytest.raises(ValueError):
         Faults(error_share=0.7, throttle_share=0.7)
+
+
+def test_command_line_replica_serves_faults() -> None:
+    cmd = [sys.executable, "-m", "tests.replica.server", "--port", "0", "--chaos"]
+    cmd += ["--fault-seed", "3", "--captcha-rate", "0", "--fault-warmup", "502"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().split()
+        assert ready[0] == "READY"
+        assert get(f"{ready[1]}/a/{BASIC}.html")[0] == 502  # the warmup fault
+        report = json.loads(get(ready[1] + "/__replica/faults")[2])
+        assert report["counts"] == {"502": 1}
+        assert report["ground_truth"]["NW" + LEGACY]["page"] == "ok"  # --chaos has GBK on
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
 
 
 # ------------------------------------------------------------ finews, in-process

@@ -485,6 +485,8 @@ class Replica:
 
     def start(self) -> Replica:
         """Bind and serve in a daemon thread."""
+        if self._state.faults is not None:
+            self._state.faults.stopped.clear()  # hanging connections hang again
         self._server = ReplicaServer(self._host, self._port, self._state, self._verbose)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="replica", daemon=True
