@@ -33,7 +33,7 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site clean
+.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site chaos clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -42,6 +42,7 @@ help:
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
+	@echo "make chaos   randomized fault campaign (CHAOS_SEED, CHAOS_RUNS, CHAOS_MINUTES)"
 	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
 
@@ -93,6 +94,15 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+CHAOS_SEED ?=
+CHAOS_RUNS ?= 5
+CHAOS_MINUTES ?= 10
+CHAOS_EXAMPLES ?= 1000
+
+# Randomized chaos campaign against the faulty replica; prints a table, exits 1 if anything was lost.
+chaos: install sysdeps
+	$(PY) -m tests.chaos $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --runs $(CHAOS_RUNS) --minutes $(CHAOS_MINUTES) --examples $(CHAOS_EXAMPLES)
 
 # Datasette on 127.0.0.1, read-only for visitors: no arbitrary SQL, no
 # downloads, bounded query time (see archive/metadata.yml for the canned queries).

@@ -32,6 +32,8 @@ as diffs).
   :func:`apply_index_thread`.
 - **P8 clean in a worker process** (``pipelines/clean.py``, ``pipelines/post.py``):
   see :func:`apply_clean_pool`.
+- **P9 bounded look-ahead of list pages** (``crawler/spiders/columns.py``): see
+  :func:`apply_bounded_lookahead`.
 - **P5 direct WARC records** (``pipelines/snapshot.py``): ``warc_bytes`` writes
   the two or three records itself (headers in warcio's order, the same
   digests, one gzip member per record at level 9): byte-identical output
@@ -458,6 +460,38 @@ def apply_clean_pool(workers: int = 1) -> None:
 
 
 PATCHES["P8"] = apply_clean_pool
+
+
+# --------------------------------------------------------------------------- P9
+
+#: Article requests waiting in the scheduler above which the next list page waits too.
+LOOKAHEAD = 500
+
+
+def apply_bounded_lookahead(limit: int = LOOKAHEAD) -> None:
+    """The next list page is requested at priority 10 (before the waiting articles, as
+    now) only while fewer than ``limit`` requests wait in the scheduler; beyond that at
+    priority -2, after them. Without it, list pages (priority 10, answered in
+    milliseconds) run ahead of the article pages (-1), and a backfill queues every
+    article request of the whole window in memory, each holding its Article and the
+    list answer it came from: RSS grows with the size of the backfill."""
+    from crawler.spiders.columns import ColumnsSpider
+
+    list_request = ColumnsSpider.list_request
+
+    def bounded_list_request(self: Any, column: int, page: int) -> Any:
+        request = list_request(self, column, page)
+        engine = getattr(self.crawler, "engine", None)
+        slot = getattr(engine, "_slot", None) or getattr(engine, "slot", None)
+        scheduler = getattr(slot, "scheduler", None)
+        if page > 1 and scheduler is not None and len(scheduler) >= limit:
+            request = request.replace(priority=-2)
+        return request
+
+    ColumnsSpider.list_request = bounded_list_request
+
+
+PATCHES["P9"] = apply_bounded_lookahead
 
 
 def main(argv: list[str] | None = None) -> None:
