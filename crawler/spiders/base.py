@@ -104,6 +104,16 @@ class ArchiveSpider(scrapy.Spider):
             order.append("browser")
         return order
 
+    def with_body(self, article: Article, source: str, body_html: str, fields: Any) -> Article:
+        """The article with its body; fields the list did not give come from the body source."""
+        for name in ("title", "published", "media", "summary"):
+            if not getattr(article, name):
+                setattr(article, name, getattr(fields, name, "") or "")
+        article.body_html = body_html
+        article.body_source = source
+        self.finish(article)
+        return article
+
     def finish(self, article: Article) -> None:
         """An article got its body and is about to be yielded."""
         article.fetched_at = utc_now()
@@ -149,14 +159,7 @@ class ArchiveSpider(scrapy.Spider):
         else:
             page, reason = em.parse_article_page(response.text, response.url)
             if page is not None:
-                article.title = article.title or page.title
-                article.published = article.published or page.published
-                article.media = article.media or page.media
-                article.summary = article.summary or page.summary
-                article.body_html = page.body_html
-                article.body_source = "page"
-                self.finish(article)
-                yield article
+                yield self.with_body(article, "page", page.body_html, page)
                 return
         self.inc("article/page_failed")
         yield from self.next_source(response.meta, article, reason)
@@ -169,13 +172,7 @@ class ArchiveSpider(scrapy.Spider):
         else:
             text, reason = em.parse_choice_text(response.text, response.url)
             if text is not None:
-                article.title = article.title or text.title
-                article.published = article.published or text.published
-                article.media = article.media or text.media
-                article.body_html = text.text
-                article.body_source = "choice"
-                self.finish(article)
-                yield article
+                yield self.with_body(article, "choice", text.text, text)
                 return
         self.inc("article/choice_failed")
         yield from self.next_source(response.meta, article, reason)
@@ -187,14 +184,8 @@ class ArchiveSpider(scrapy.Spider):
         article.body_responses.extend(snaps)
         share, reason = rendered.parse_rendered_share(response.text, canonical_url(response), snaps)
         if share is not None:
-            article.title = article.title or share.title
-            article.published = article.published or share.published
-            article.media = article.media or share.media
-            article.body_html = share.text
-            article.body_source = "browser"
             self.inc("article/rendered")
-            self.finish(article)
-            yield article
+            yield self.with_body(article, "browser", share.text, share)
             return
         self.inc("article/browser_failed")
         yield from self.next_source(response.meta, article, f"share page: {reason}")
