@@ -58,6 +58,18 @@ from crawler.spiders.base import ArchiveSpider, fetched
 
 # Items on a column shell page (finance.eastmoney.com/a/cgnjj.html, _2.html, …).
 SHELL_PAGE_SIZE = 20
+def list_priority(page: int) -> int:
+    """First pages before articles, later pages after them.
+
+    Every column's first page is read before any article (the newest articles
+    are the ones most often listed in two columns, so both are seen before the
+    body is fetched); deeper pages wait until the articles already listed are
+    fetched, so a long backfill keeps one page of requests in memory, not the
+    whole history.
+    """
+    return 10 if page == 1 else -2
+
+
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -139,7 +151,7 @@ class ColumnsSpider(ArchiveSpider):
             callback=self.parse_list,
             errback=self.list_errback,
             meta={"column": column, "page": page},
-            priority=10,
+            priority=list_priority(page),
             dont_filter=True,
         )
 
@@ -156,7 +168,7 @@ class ColumnsSpider(ArchiveSpider):
                 "page_size": SHELL_PAGE_SIZE,
                 "rendered": True,
             },
-            priority=10,
+            priority=list_priority(page),
             dont_filter=True,
         )
 
