@@ -33,7 +33,7 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site chaos clean
+.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -42,6 +42,7 @@ help:
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
+	@echo "make bench   benchmark table (BENCH_ARGS=--quick|--check)"
 	@echo "make chaos   randomized fault campaign (CHAOS_SEED, CHAOS_RUNS, CHAOS_MINUTES)"
 	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
@@ -94,6 +95,12 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The benchmark (bench/README.md explains each figure); BENCH_ARGS=--quick for small sizes,
+# --check to fail when a target is missed.
+BENCH_ARGS ?=
+bench: install sysdeps
+	$(PY) -m bench --dir build/bench $(BENCH_ARGS)
 
 CHAOS_SEED ?=
 CHAOS_RUNS ?= 5

@@ -420,8 +420,11 @@ def apply_clean_pool(workers: int = 1) -> None:
     async def process_item(self: Any, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        future = pool().submit(worker_fn, item.body_html, item.source_url)
-        html, stocks, text, digest, markdown = await asyncio.wrap_future(future)
+        if state.get("slots") is None:  # bounds the work queued for the pool
+            state["slots"] = asyncio.Semaphore(4 * workers)
+        async with state["slots"]:
+            future = pool().submit(worker_fn, item.body_html, item.source_url)
+            html, stocks, text, digest, markdown = await asyncio.wrap_future(future)
         if not text.strip():
             self.stats.inc_value("finews/clean/empty")
             return Failure(
