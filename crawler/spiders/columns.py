@@ -58,6 +58,8 @@ from crawler.spiders.base import ArchiveSpider, fetched
 
 # Items on a column shell page (finance.eastmoney.com/a/cgnjj.html, _2.html, …).
 SHELL_PAGE_SIZE = 20
+
+
 def list_priority(page: int) -> int:
     """First pages before articles, later pages after them.
 
