@@ -188,7 +188,9 @@ def failed_recently(
     db: sqlite_utils.Database, info_codes: Iterable[str], since: str, max_tries: int
 ) -> set[str]:
     """infoCodes not to request now: a failure recorded after ``since``
-    (ISO UTC), or ``max_tries`` unresolved failures (given up)."""
+    (ISO UTC, to the second; a failure at ``since`` itself is due again, so
+    FINEWS_FAILURE_RETRY_HOURS=0 retries at once), or ``max_tries``
+    unresolved failures (given up)."""
     codes = list(dict.fromkeys(info_codes))
     skip: set[str] = set()
     for start in range(0, len(codes), 500):
@@ -199,5 +201,5 @@ def failed_recently(
                 WHERE resolved_at IS NULL AND info_code IN ({marks}) GROUP BY info_code""",
             chunk,
         ).fetchall()
-        skip.update(code for code, tries, last in rows if tries >= max_tries or last >= since)
+        skip.update(code for code, tries, last in rows if tries >= max_tries or last > since)
     return skip

@@ -289,7 +289,7 @@ class ColumnsSpider(ArchiveSpider):
             """SELECT min(substr(info_code, 3, 8)) FROM (
                    SELECT info_code FROM failures
                    WHERE resolved_at IS NULL AND info_code LIKE 'NW%'
-                   GROUP BY info_code HAVING count(*) < ? AND max(at) < ?)""",
+                   GROUP BY info_code HAVING count(*) < ? AND max(at) <= ?)""",
             [self.cfg.failure_max_tries, since],
         ).fetchone()
         day = row[0] if row and row[0] else ""
