@@ -51,8 +51,8 @@ Likewise the facets of a search read ``(media, code)``, ``(category, code)``,
 
 Also here: ``article_stocks`` (one row per stock id of an article, indexed by
 the bare code, kept by triggers; the stock canned query would otherwise parse
-the JSON of every row) and ``article_versions`` (created if missing, with the
-shape ``crawler.database`` gives it).
+the JSON of every row). ``article_versions`` is part of ``crawler.database``'s
+schema, which calls :func:`ensure_search` last.
 
 Writers must upsert (``INSERT … ON CONFLICT DO UPDATE``, as sqlite-utils does),
 not ``INSERT OR REPLACE`` (whose implicit delete fires no trigger; true of
@@ -73,7 +73,6 @@ from typing import Any
 SEARCH_TABLE = "articles_search"
 SEARCH_COLUMNS = ("title", "summary", "body_text")
 STOCKS_TABLE = "article_stocks"
-VERSIONS_TABLE = "article_versions"
 
 # Bump when the indexed text changes: the triggers' SQL embeds it, so a changed
 # trigger makes ensure_search rebuild the index.
@@ -163,15 +162,6 @@ STOCKS_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {STOCKS_TABLE} (
     info_code TEXT NOT NULL,
     PRIMARY KEY (code, info_code, stock)
 ) WITHOUT ROWID"""
-
-VERSIONS_TABLE_SQL = f"""CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} (
-    info_code TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    content_sha256 TEXT,
-    fetched_at TEXT,
-    body_markdown TEXT,
-    PRIMARY KEY (info_code, version)
-)"""
 
 # name -> CREATE INDEX. The ones on articles all end in ``code``: Datasette's
 # table search filters ``code IN (<hits>)``, and an index holding ``code`` and
@@ -293,8 +283,6 @@ def _missing(schema: dict[str, str]) -> set[str]:
         todo.add("search")
     if STOCKS_TABLE not in schema:
         todo.add("stocks")
-    if VERSIONS_TABLE not in schema:
-        todo.add("versions")
     if not schema.keys() >= INDEXES.keys():
         todo.add("indexes")
     for name, (kind, sql) in TRIGGERS.items():
@@ -304,9 +292,9 @@ def _missing(schema: dict[str, str]) -> set[str]:
 
 
 def ensure_search(db: Any) -> None:
-    """Create the search index, the stock index, their triggers and
-    ``article_versions`` if missing or out of date, and fill the indexes from
-    ``articles`` when they are (re)created. Idempotent; the usual call costs one
+    """Create the search index, the stock index and their triggers if missing
+    or out of date, and fill the indexes from ``articles`` when they are
+    (re)created. Idempotent; the usual call costs one
     read of ``sqlite_master``. Needs the ``articles`` table (call it at the end
     of ``crawler.database.ensure_schema``).
     """
@@ -315,7 +303,6 @@ def ensure_search(db: Any) -> None:
         return
     with _Transaction(conn):
         todo = _missing(_schema(conn))  # again, now that we hold the write lock
-        conn.execute(VERSIONS_TABLE_SQL)
         schema = _schema(conn)
         if schema.get(SEARCH_TABLE) != SEARCH_TABLE_SQL:
             if SEARCH_TABLE in schema:  # another definition: start afresh
