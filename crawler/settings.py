@@ -116,6 +116,11 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+# Scrapy starts CONCURRENT_ITEMS (default 100) asyncio worker tasks for every
+# response's output, however few items it has: ~100 tasks and ~300 queue
+# operations per article page that yields one item. finews's stages are
+# synchronous anyway; 8 is plenty for a list page's progress items.
+CONCURRENT_ITEMS = 8
 
 DOWNLOADER_MIDDLEWARES = {
     # First of all: a rewritten request is scheduled anew, so it must be

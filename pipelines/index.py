@@ -1,8 +1,9 @@
 """SQLite index: one ``articles`` row per article (FTS5 trigram kept by
 triggers), a ``failures`` row per recorded failure.
 
-Rows are upserted by ``info_code`` in batches, each batch in one transaction;
-this is the last stage, so a row means the snapshot and the post are on disk.
+Rows are upserted by ``info_code`` in batches, each batch in one transaction
+after one ``syncfs`` of the archive's file system; this is the last stage, so a
+row means the snapshot and the post are on disk.
 A changed body adds a row to ``article_versions``. ``ListProgress`` items
 update ``column_state`` (how far the running walk of a column has got).
 A successful article marks earlier failures of the same infoCode resolved.
@@ -21,7 +22,9 @@ from scrapy.crawler import Crawler
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.database import connect
+from crawler.files import sync_filesystem
 from crawler.items import Article, Failure, ListProgress
+from crawler.search import index_articles, triggers_aside, unindex_articles
 from pipelines.post import category_slug
 
 
@@ -68,6 +71,11 @@ def failure_row(failure: Failure, run_id: int | None, at: str) -> dict[str, Any]
     }
 
 
+# What the search index is computed from (crawler.search), and the digest.
+_TEXT = ("code", "title", "summary", "body_text")
+_INDEXED = (*_TEXT, "content_sha256")
+
+
 def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """Upsert rows in one transaction; returns (inserted, updated).
 
@@ -81,11 +89,24 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
     """
     codes = [r["info_code"] for r in rows]
     marks = ",".join("?" * len(codes))
-    existing = dict(
-        db.execute(
-            f"SELECT info_code, content_sha256 FROM articles WHERE info_code IN ({marks})", codes
+    stored = {
+        info_code: dict(zip(_INDEXED, values, strict=True))
+        for info_code, *values in db.execute(
+            f"SELECT info_code, {', '.join(_INDEXED)} FROM articles WHERE info_code IN ({marks})",
+            codes,
         ).fetchall()
-    )
+    }
+    existing = {code: old["content_sha256"] for code, old in stored.items()}
+    # The search index is kept here, not by the triggers (crawler.search):
+    # entries of rows whose indexed text changes go before the upsert, and
+    # come back, with those of new rows, after it.
+    changed = {
+        r["info_code"]
+        for r in rows
+        if r["info_code"] in stored
+        and any(r[c] != stored[r["info_code"]][c] for c in _TEXT if c in r)
+    }
+    reindex = [code for code in stored if code in changed]
     versions = dict(
         db.execute(
             f"""SELECT info_code, max(version) FROM article_versions
@@ -119,7 +140,8 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
         if not groups or groups[-1][0] != columns:
             groups.append((columns, []))
         groups[-1][1].append(tuple(row.values()))
-    with db.atomic():
+    with db.atomic(), triggers_aside(db):
+        unindex_articles(db, reindex)
         db.conn.executemany(
             """INSERT INTO article_versions
                (info_code, version, content_sha256, fetched_at, body_markdown)
@@ -134,6 +156,7 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
                 f"ON CONFLICT(info_code) DO UPDATE SET {updates}",
                 values,
             )
+        index_articles(db, reindex + [c for c in dict.fromkeys(codes) if c not in stored])
         db.execute(
             f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
             [now, *codes],
@@ -165,6 +188,10 @@ class IndexPipeline:
     def flush(self) -> None:
         if not self.pending:
             return
+        # The snapshots and posts these rows name were written without an
+        # fsync each (crawler.files): one sync of the file system makes them
+        # durable before the rows say they exist.
+        sync_filesystem(self.cfg.archive_dir)
         inserted, updated = upsert_articles(self.db, self.pending)
         self.stats.inc_value("finews/index/archived", inserted)
         self.stats.inc_value("finews/index/updated", updated)
@@ -189,6 +216,8 @@ class IndexPipeline:
         elif isinstance(item, Failure):
             now = utc_now()
             run_id = self.stats.get_value("finews/run_id")
+            if item.snapshot:
+                sync_filesystem(self.cfg.archive_dir)
             with self.db.atomic():
                 self.db["failures"].insert(failure_row(item, run_id, now))
             self.stats.inc_value("finews/index/failures")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -107,10 +108,48 @@ def front_matter(article: Article) -> dict[str, Any]:
     }
 
 
-def dump_front_matter(data: dict[str, Any]) -> str:
+# libyaml's emitter (~5x faster than PyYAML's pure-Python one) writes the same
+# bytes except for what it escapes differently: characters outside the BMP
+# ("\U0001F600"), C1 controls, NEL, LS, PS and BOM. Front matter holding any
+# of those goes through the Python emitter, so every post's bytes stay the same
+# whichever is installed (tests/test_post.py compares both on hostile text).
+_C_EMITTER_DIFFERS = re.compile("[\U00010000-\U0010ffff\x80-\x9f\u2028\u2029\ufeff]")
+
+if getattr(yaml, "__with_libyaml__", False):
+
+    class CPostDumper(yaml.CSafeDumper):
+        pass
+
+    CPostDumper.add_representer(DoubleQuoted, _double_quoted)
+    _FAST_DUMPER: type | None = CPostDumper
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FAST_DUMPER = None
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def dump_front_matter(data: dict[str, Any], fast: bool = True) -> str:
+    """YAML of the front matter; ``fast=False`` forces the Python emitter."""
+    dumper: type = PostDumper
+    if (
+        fast
+        and _FAST_DUMPER is not None
+        and not any(_C_EMITTER_DIFFERS.search(t) for t in _texts(data))
+    ):
+        dumper = _FAST_DUMPER
     return yaml.dump(
         data,
-        Dumper=PostDumper,
+        Dumper=dumper,
         allow_unicode=True,
         sort_keys=False,
         default_flow_style=False,
@@ -163,7 +202,7 @@ class PostPipeline:
         item.body_markdown = html_to_markdown(item.clean_html)
         item.post_path = post_relpath(item.info_code, item.published, self.keep_days)
         text = render_post(item, self.site_url)
-        if atomic_write(inside(self.root, item.post_path), text.encode("utf-8")):
+        if atomic_write(inside(self.root, item.post_path), text.encode("utf-8"), durable=False):
             self.stats.inc_value("finews/post/written")
         else:
             self.stats.inc_value("finews/post/unchanged")
@@ -175,6 +214,6 @@ class PostPipeline:
         if slug in self.categories_done:
             return
         page = inside(self.root, f"category/{slug}.html")
-        if atomic_write(page, render_category_page(media).encode("utf-8")):
+        if atomic_write(page, render_category_page(media).encode("utf-8"), durable=False):
             self.stats.inc_value("finews/post/categories")
         self.categories_done.add(slug)

@@ -22,10 +22,13 @@ Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/snapshot/articles``, ``finews/snap
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import re
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,8 +71,67 @@ def _http_headers(resp: Fetched) -> StatusAndHeaders:
     return StatusAndHeaders(f"{resp.status} -", headers, protocol="HTTP/1.1")
 
 
+_ASCII = re.compile(r"^[\x20-\x7e]*$")
+
+
+def _b32_sha1(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def _record(headers: list[tuple[str, str]], block: bytes) -> bytes:
+    """One WARC record as its own gzip member (level 9, as warcio writes them)."""
+    head = "WARC/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    head += f"Content-Length: {len(block)}\r\n\r\n"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    return compressor.compress(head.encode("utf-8") + block + b"\r\n\r\n") + compressor.flush()
+
+
 def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
-    """Gzipped WARC records (metadata first) for ``responses``. Deterministic."""
+    """Gzipped WARC records (metadata first) for ``responses``. Deterministic.
+
+    Writes the records itself: the bytes :func:`warc_bytes_warcio` writes
+    (same header order, digests and gzip members; tests/test_snapshot.py
+    compares them), at a quarter of the cost, without warcio's per-record
+    builder and parser objects. A non-ASCII HTTP header or URL, which warcio
+    encodes its own way, goes through warcio.
+    """
+    parts: list[bytes] = []
+    if metadata is not None:
+        payload = json.dumps(metadata, ensure_ascii=False, sort_keys=True, indent=1).encode()
+        digest = _b32_sha1(payload)
+        headers = [
+            ("WARC-Record-ID", _record_id("metadata", payload)),
+            ("WARC-Date", _warc_date(metadata.get("fetched_at") or "1970-01-01T00:00:00Z")),
+            ("WARC-Type", "metadata"),
+            ("WARC-Target-URI", METADATA_URI.format(info_code=metadata.get("info_code", ""))),
+            ("WARC-Payload-Digest", digest),
+            ("WARC-Block-Digest", digest),
+            ("Content-Type", "application/json"),
+        ]
+        if not all(_ASCII.match(v) for _k, v in headers):
+            return warc_bytes_warcio(responses, metadata)
+        parts.append(_record(headers, payload))
+    for resp in responses:
+        http = _http_headers(resp)
+        lines = [http.statusline] + [f"{k}: {v}" for k, v in http.headers]
+        if not all(_ASCII.match(line) for line in lines) or not _ASCII.match(resp.url):
+            return warc_bytes_warcio(responses, metadata)
+        block = ("HTTP/1.1 " + "\r\n".join(lines) + "\r\n\r\n").encode("ascii") + resp.body
+        headers = [
+            ("WARC-Record-ID", _record_id(resp.key)),
+            ("WARC-Date", _warc_date(resp.fetched_at)),
+            ("WARC-Type", "response"),
+            ("WARC-Target-URI", resp.url),
+            ("WARC-Payload-Digest", _b32_sha1(resp.body)),
+            ("WARC-Block-Digest", _b32_sha1(block)),
+            ("Content-Type", "application/http; msgtype=response"),
+        ]
+        parts.append(_record(headers, block))
+    return b"".join(parts)
+
+
+def warc_bytes_warcio(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
+    """:func:`warc_bytes` written by warcio (the reference; and for non-ASCII headers)."""
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True)
     if metadata is not None:
@@ -189,7 +251,7 @@ class SnapshotPipeline:
         self.crawler.stats.inc_value(f"finews/snapshot/{key}", n)
 
     def _write(self, relpath: str, data: bytes) -> None:
-        if atomic_write(inside(self.root, relpath), data):
+        if atomic_write(inside(self.root, relpath), data, durable=False):
             self._inc("bytes", len(data))
 
     def write_list(self, resp: Fetched) -> str:

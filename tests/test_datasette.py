@@ -266,6 +266,70 @@ def test_triggers_follow_every_writer(tmp_path: Path) -> None:
     db.close()
 
 
+def index_instances(conn: Any) -> list[tuple[Any, ...]]:
+    """Every (term, key, column, offset) of the bigram index: two indexes with
+    equal lists answer every query alike."""
+    conn.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab "
+        f"USING fts5vocab(main, {SEARCH_TABLE}, 'instance')"
+    )
+    return conn.execute(
+        "SELECT term, doc, col, offset FROM temp.vocab ORDER BY 1, 2, 3, 4"
+    ).fetchall()
+
+
+def test_crawler_writer_indexes_like_the_triggers(tmp_path: Path) -> None:
+    """upsert_articles keeps the bigram index itself (triggers aside, Python
+    bigrams): the same entries as the SQL triggers make for the same writes,
+    the aside-row never outlives the write, and a failed batch changes nothing."""
+    db = connect(build(tmp_path / "python"))  # written by upsert_articles
+    a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
+    upsert_articles(db, [a10, dict(a10, columns='["观点"]')])  # changed text, then same text
+
+    upsert_articles(db, [dict(a10, title="央行新闻")])  # indexed text changed again
+
+    # The same rows, through the triggers only: plain sqlite3, no Python function,
+    # into a fresh database; a10 inserted with its former title, then updated.
+    connect(tmp_path / "sql" / "finews.db").close()
+    raw = sqlite3.connect(tmp_path / "sql" / "finews.db", isolation_level=None)
+    cursor = db.execute("SELECT rowid, * FROM articles ORDER BY rowid")
+    names = [d[0] for d in cursor.description]
+    for row in cursor.fetchall():
+        values = dict(zip(names, row, strict=True))
+        if values["info_code"] == a10["info_code"]:
+            values["title"] = a10["title"]
+        raw.execute(
+            f"INSERT INTO articles ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            list(values.values()),
+        )
+    raw.execute("UPDATE articles SET title = '央行新闻' WHERE info_code = ?", [a10["info_code"]])
+
+    python_index = index_instances(db.conn)
+    assert len(python_index) > 1000
+    assert python_index == index_instances(raw)
+    assert check_search(db) == [] and check_search(raw) == []
+    assert db.execute("SELECT count(*) FROM search_writer").fetchone()[0] == 0
+    assert a10["info_code"] in search_sql(db, "央行新闻")
+
+    # A batch that fails half-way (NOT NULL title) rolls back: no row, no index
+    # entry, no aside-row left to blind the triggers of the next writer.
+    before = index_instances(db.conn)
+    bad = [dict(row_of(BY_KEY["A11"]), info_code="NW9", code="9"), dict(a10, title=None)]
+    with pytest.raises(sqlite3.IntegrityError):
+        upsert_articles(db, bad)
+    assert index_instances(db.conn) == before
+    assert db.execute("SELECT count(*) FROM search_writer").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM articles WHERE info_code = 'NW9'").fetchone()[0] == 0
+    raw.close()
+    other = sqlite3.connect(tmp_path / "python" / "finews.db", isolation_level=None)
+    other.execute(
+        "INSERT INTO articles (info_code, code, title, published_at) VALUES ('NW8', '8', '央行', 'x')"
+    )
+    other.close()
+    assert "NW8" in search_sql(db, "央行")
+    db.close()
+
+
 def test_search_paused_for_bulk_loads(tmp_path: Path) -> None:
     db = connect(build(tmp_path))
     a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
