@@ -50,6 +50,7 @@ class FinewsConfig:
     posts_keep_days: int
     refresh_every: float
     max_failed_share: float
+    workers: int  # worker processes for the pipelines' heavy work (crawler.offload)
     # Backoff (crawler.middlewares.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
     backoff_base: float = 2.0
     backoff_max: float = 120.0
@@ -103,6 +104,7 @@ class FinewsConfig:
             posts_keep_days=max(0, settings.getint("FINEWS_POSTS_KEEP_DAYS", 0)),
             refresh_every=settings.getfloat("FINEWS_REFRESH_EVERY", 6.0),
             max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
+            workers=max(0, settings.getint("FINEWS_WORKERS", 1)),
             backoff_base=max(0.01, settings.getfloat("FINEWS_BACKOFF_BASE", 2.0)),
             backoff_max=max(0.01, settings.getfloat("FINEWS_BACKOFF_MAX", 120.0)),
             backoff_recover=max(1, settings.getint("FINEWS_BACKOFF_RECOVER", 20)),

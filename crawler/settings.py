@@ -47,6 +47,10 @@ FINEWS_REFRESH_EVERY = 6.0
 FINEWS_POSTS_KEEP_DAYS = 0
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
+# Worker processes for the pipelines' CPU-heavy work (cleaning, Markdown,
+# WARC records, file writes), so a crawl uses a second core. 0 = all in the
+# crawl process (same output). See crawler/offload.py.
+FINEWS_WORKERS = 1
 # A run fails (status "partial", exit 5) when fewer than this share of the
 # listed articles get title, date and body, or more than this share of
 # requests fail.

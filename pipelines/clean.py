@@ -31,11 +31,15 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import nh3
 from lxml import etree
+
+from crawler.items import Article, Failure
+from crawler.offload import Offload
 
 __all__ = [
     "PROMO_PATTERNS",
@@ -903,25 +907,47 @@ def _text_lines(el: etree._Element, lines: list[str], buf: list[str]) -> None:
             buf.append(child.tail)
 
 
-class CleanPipeline:
-    """The clean stage: Article.body_html -> clean_html, stocks, body_text, content_sha256."""
+def clean_article(body_html: str, source_url: str) -> tuple[str, list[str], str, str]:
+    """The clean stage's work: (clean_html, stocks, body_text, content_sha256);
+    body_text is blank when nothing is left. Pure: it may run in a worker."""
+    result = clean_body(body_html, source_url)
+    text = body_text(result.html)
+    digest = hashlib.sha256(result.html.encode("utf-8")).hexdigest()
+    return result.html, list(result.stocks), text, digest
 
-    def __init__(self, stats: object) -> None:
+
+class CleanPipeline:
+    """The clean stage: Article.body_html -> clean_html, stocks, body_text, content_sha256.
+
+    :func:`clean_article` runs in a worker process (crawler.offload) when
+    FINEWS_WORKERS > 0. Settings: FINEWS_WORKERS. Stats:
+    ``finews/clean/articles``, ``finews/clean/empty``.
+    """
+
+    def __init__(self, stats: Any, offload: Offload | None = None) -> None:
         self.stats = stats
+        self.offload = offload
 
     @classmethod
-    def from_crawler(cls, crawler: object) -> CleanPipeline:
-        return cls(crawler.stats)  # type: ignore[attr-defined]
+    def from_crawler(cls, crawler: Any) -> CleanPipeline:
+        return cls(crawler.stats, Offload.for_crawler(crawler))
 
-    def process_item(self, item: object) -> object:
-        from crawler.items import Article, Failure
-
+    def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        result = clean_body(item.body_html, item.source_url)
-        text = body_text(result.html)
+        if self.offload is not None and self.offload.enabled:
+            return self._offloaded(item)
+        return self._apply(item, clean_article(item.body_html, item.source_url))
+
+    async def _offloaded(self, item: Article) -> Any:
+        assert self.offload is not None
+        done = await self.offload.call(clean_article, item.body_html, item.source_url)
+        return self._apply(item, done)
+
+    def _apply(self, item: Article, done: tuple[str, list[str], str, str]) -> Any:
+        html, stocks, text, digest = done
         if not text.strip():
-            self.stats.inc_value("finews/clean/empty")  # type: ignore[attr-defined]
+            self.stats.inc_value("finews/clean/empty")
             return Failure(
                 stage="clean",
                 reason="nothing left after cleaning",
@@ -929,9 +955,11 @@ class CleanPipeline:
                 info_code=item.info_code,
                 responses=item.list_responses + item.body_responses,
             )
-        item.clean_html = result.html
-        item.stocks = list(result.stocks)
-        item.body_text = text
-        item.content_sha256 = hashlib.sha256(result.html.encode("utf-8")).hexdigest()
-        self.stats.inc_value("finews/clean/articles")  # type: ignore[attr-defined]
+        item.clean_html, item.stocks, item.body_text, item.content_sha256 = (
+            html,
+            stocks,
+            text,
+            digest,
+        )
+        self.stats.inc_value("finews/clean/articles")
         return item

@@ -15,6 +15,9 @@ Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats: ``finews/index/archived``
 from __future__ import annotations
 
 import json
+import logging
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -26,6 +29,8 @@ from crawler.files import sync_filesystem
 from crawler.items import Article, Failure, ListProgress
 from crawler.search import index_articles, triggers_aside, unindex_articles
 from pipelines.post import category_slug
+
+logger = logging.getLogger(__name__)
 
 
 def published_iso(published: str) -> str:
@@ -164,14 +169,53 @@ def upsert_articles(db: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
     return inserted, len(rows) - inserted
 
 
+def write_column_state(db: Any, item: ListProgress) -> None:
+    with db.atomic():
+        db["column_state"].upsert(
+            {
+                "column_id": item.column_id,
+                "clean": 0,
+                "reached": item.reached,
+                "updated_at": utc_now(),
+            },
+            pk="column_id",
+        )
+
+
+def write_failure(db: Any, item: Failure, run_id: int | None, at: str) -> None:
+    with db.atomic():
+        db["failures"].insert(failure_row(item, run_id, at))
+
+
 class IndexPipeline:
+    """The last stage: rows for articles (batched), failures and list progress.
+
+    Every database write runs on one worker thread with a connection of its
+    own, in the order the items came: SQLite (upsert, the two search indexes)
+    and the file-system sync release the GIL, so a batch is written while the
+    reactor goes on downloading and parsing (a batch of 100 takes ~50-100 ms,
+    which on the reactor thread stopped the crawl). At most two batches wait;
+    a third blocks the reactor until the oldest is written (memory stays
+    bounded). A write that fails is logged and counted; its rows are missing,
+    so the run ends "failed" (fetched articles not indexed). ``close_spider``
+    waits for every write.
+
+    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats:
+    ``finews/index/archived``, ``finews/index/updated``,
+    ``finews/index/failures``, ``finews/index/errors``.
+    """
+
+    MAX_WAITING = 2
+
     def __init__(self, crawler: Crawler, cfg: FinewsConfig, batch: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.cfg = cfg
         self.batch = batch
         self.pending: list[dict[str, Any]] = []
-        self.db = None
+        self.db: Any = None  # the worker thread's connection (sqlite3 objects stay in their thread)
+        self.writer: ThreadPoolExecutor | None = None
+        self.waiting: deque[Future[None]] = deque()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -179,23 +223,74 @@ class IndexPipeline:
         return cls(crawler, cfg, cfg.db_batch)
 
     def open_spider(self, spider: Any = None) -> None:
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="finews-index")
+        # Opened (schema checked) before the first item, so a broken database
+        # fails the run at its start, as it did on the reactor thread.
+        self.writer.submit(self._open).result()
+
+    def _open(self) -> None:
         self.db = connect(self.cfg.db_path)
+
+    def _close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
 
     def close_spider(self, spider: Any = None) -> None:
         self.flush()
-        self.db.close()
-
-    def flush(self) -> None:
-        if not self.pending:
+        if self.writer is None:
             return
+        self.writer.submit(self._close)
+        self.writer.shutdown(wait=True)
+        while self.waiting:
+            self._settle(self.waiting.popleft())
+        self.writer = None
+
+    def wait_written(self) -> None:
+        """Write what is pending and wait until every write so far is done."""
+        self.flush()
+        while self.waiting:
+            wait([self.waiting[0]])
+            self._settle(self.waiting.popleft())
+
+    def _settle(self, future: Future[None]) -> None:
+        error = future.exception()
+        if error is not None:
+            self.stats.inc_value("finews/index/errors")
+            logger.error("index write failed: %s", error, exc_info=error)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        assert self.writer is not None, "IndexPipeline is not open"
+        while self.waiting and self.waiting[0].done():
+            self._settle(self.waiting.popleft())
+        if len(self.waiting) >= self.MAX_WAITING:
+            wait([self.waiting[0]])  # back-pressure: the writer is behind
+            self._settle(self.waiting.popleft())
+        self.waiting.append(self.writer.submit(fn, *args))
+
+    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
         # The snapshots and posts these rows name were written without an
         # fsync each (crawler.files): one sync of the file system makes them
         # durable before the rows say they exist.
         sync_filesystem(self.cfg.archive_dir)
-        inserted, updated = upsert_articles(self.db, self.pending)
+        inserted, updated = upsert_articles(self.db, rows)
+        # Only this thread touches these keys while the crawl runs.
         self.stats.inc_value("finews/index/archived", inserted)
         self.stats.inc_value("finews/index/updated", updated)
-        self.pending = []
+
+    def _write_progress(self, item: ListProgress) -> None:
+        write_column_state(self.db, item)
+
+    def _write_failure(self, item: Failure, run_id: int | None, at: str) -> None:
+        if item.snapshot:
+            sync_filesystem(self.cfg.archive_dir)
+        write_failure(self.db, item, run_id, at)
+        self.stats.inc_value("finews/index/failures")
+
+    def flush(self) -> None:
+        if self.pending:
+            rows, self.pending = self.pending, []
+            self._submit(self._write_rows, rows)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
@@ -203,22 +298,9 @@ class IndexPipeline:
             if len(self.pending) >= self.batch:
                 self.flush()
         elif isinstance(item, ListProgress):
-            with self.db.atomic():
-                self.db["column_state"].upsert(
-                    {
-                        "column_id": item.column_id,
-                        "clean": 0,
-                        "reached": item.reached,
-                        "updated_at": utc_now(),
-                    },
-                    pk="column_id",
-                )
+            self._submit(self._write_progress, item)
         elif isinstance(item, Failure):
-            now = utc_now()
-            run_id = self.stats.get_value("finews/run_id")
-            if item.snapshot:
-                sync_filesystem(self.cfg.archive_dir)
-            with self.db.atomic():
-                self.db["failures"].insert(failure_row(item, run_id, now))
-            self.stats.inc_value("finews/index/failures")
+            self._submit(
+                self._write_failure, item, self.stats.get_value("finews/run_id"), utc_now()
+            )
         return item

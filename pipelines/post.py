@@ -14,10 +14,12 @@ Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL, FINEWS_POSTS_KEEP_DAYS. Stats: ``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -27,6 +29,7 @@ from xpinyin import Pinyin
 from crawler.config import FinewsConfig
 from crawler.files import atomic_write, inside
 from crawler.items import Article
+from crawler.offload import Offload
 from crawler.rotation import posts_dir_for
 from crawler.skeleton import ensure_skeleton
 from pipelines.markdown import html_to_markdown
@@ -178,8 +181,22 @@ def render_category_page(media: str) -> str:
     return f"---\n{dump_front_matter(data)}---\n"
 
 
+def write_post(path: Path, article: Article, site_url: str) -> tuple[str, bool]:
+    """Render the article's post (its Markdown from ``clean_html``) and write it;
+    returns (body_markdown, whether the file changed). Runs in a worker process
+    (crawler.offload) when FINEWS_WORKERS > 0."""
+    article.body_markdown = html_to_markdown(article.clean_html)
+    text = render_post(article, site_url)
+    return article.body_markdown, atomic_write(path, text.encode("utf-8"), durable=False)
+
+
 class PostPipeline:
-    """Sets ``body_markdown`` and ``post_path``; writes the post and category page."""
+    """Sets ``body_markdown`` and ``post_path``; writes the post and category page.
+
+    Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL, FINEWS_POSTS_KEEP_DAYS,
+    FINEWS_WORKERS. Stats: ``finews/post/written``, ``finews/post/unchanged``,
+    ``finews/post/categories``.
+    """
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.stats = crawler.stats
@@ -187,6 +204,7 @@ class PostPipeline:
         self.site_url = cfg.site_url
         self.keep_days = cfg.posts_keep_days
         self.categories_done: set[str] = set()
+        self.offload = Offload.for_crawler(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PostPipeline:
@@ -199,14 +217,22 @@ class PostPipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        item.body_markdown = html_to_markdown(item.clean_html)
         item.post_path = post_relpath(item.info_code, item.published, self.keep_days)
-        text = render_post(item, self.site_url)
-        if atomic_write(inside(self.root, item.post_path), text.encode("utf-8"), durable=False):
-            self.stats.inc_value("finews/post/written")
-        else:
-            self.stats.inc_value("finews/post/unchanged")
+        path = inside(self.root, item.post_path)
         self.write_category(item.media)
+        if self.offload.enabled:
+            return self._offloaded(item, path)
+        return self._written(item, *write_post(path, item, self.site_url))
+
+    async def _offloaded(self, item: Article, path: Path) -> Article:
+        # What the post needs, without the responses (the worker would copy them).
+        slim = dataclasses.replace(item, body_html="", list_responses=[], body_responses=[])
+        done = await self.offload.call(write_post, path, slim, self.site_url)
+        return self._written(item, *done)
+
+    def _written(self, item: Article, markdown: str, changed: bool) -> Article:
+        item.body_markdown = markdown
+        self.stats.inc_value("finews/post/written" if changed else "finews/post/unchanged")
         return item
 
     def write_category(self, media: str) -> None:

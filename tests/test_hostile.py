@@ -351,6 +351,7 @@ class Stages:
         return Article(**defaults)
 
     def row(self, info_code: str) -> dict[str, Any] | None:
+        self.stages[-1].wait_written()  # the index stage writes on its own thread
         db = sqlite3.connect(self.archive / "finews.db")
         db.row_factory = sqlite3.Row
         try:

@@ -1,0 +1,257 @@
+"""Run the pipelines' CPU-heavy pure functions in a worker process.
+
+A crawl runs on one Python thread: downloading, parsing and every pipeline
+stage share one core, and the stages (cleaning, Markdown, front matter, WARC
+records, file writes) cost about as much as the downloading itself. With
+``FINEWS_WORKERS = N`` (default 1) those stages send their pure work — a
+module-level function and its arguments — to N worker processes and await
+the answer, so the reactor downloads and parses the next pages meanwhile, on
+another core. ``FINEWS_WORKERS = 0`` runs everything in the crawl process (the
+results are the same bytes either way; tests/test_crawl_e2e.py compares).
+
+Protocol: a socket pair per worker, frames of a 4-byte big-endian length and
+a pickle: ``(request id, "module:function", args)`` one way, ``(request id,
+ok, result or exception)`` the other. Only functions of finews's own packages
+(``pipelines.``, ``crawler.``) are run.
+
+Failure handling: an exception raised by the function is raised again in the
+crawl process (as if it had run there). A worker that dies (killed, out of
+memory) fails its calls over to the crawl process: the work is redone there
+and nothing is lost; it is logged once and counted. Workers start at the
+first call (a no-op cron run starts none) and are closed with the spider.
+
+Settings: FINEWS_WORKERS. Stats: ``finews/offload/calls``,
+``finews/offload/local`` (calls run in the crawl process after a worker died),
+``finews/offload/died``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">I")
+_ALLOWED = ("pipelines.", "crawler.")
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended while calls were waiting for it."""
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    name = f"{fn.__module__}:{fn.__qualname__}"
+    if not fn.__module__.startswith(_ALLOWED) or "<" in fn.__qualname__:
+        raise ValueError(f"{name} cannot be offloaded (module-level finews functions only)")
+    return name
+
+
+def _resolve(name: str) -> Callable[..., Any]:
+    module, _, qualname = name.partition(":")
+    if not module.startswith(_ALLOWED):
+        raise ValueError(f"refusing to run {name}")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+class _Worker:
+    """One worker process and the calls waiting for its answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        parent, child = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "crawler.offload", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self.sock = parent
+        self.loop = loop
+        self.waiting: dict[int, asyncio.Future[Any]] = {}
+        self.ids = 0
+        self.alive = True
+        self.ready: asyncio.Task[None] = loop.create_task(self._connect())
+
+    async def _connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_unix_connection(sock=self.sock)
+        self.loop.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                (size,) = _HEADER.unpack(await self.reader.readexactly(_HEADER.size))
+                call_id, ok, value = pickle.loads(await self.reader.readexactly(size))
+                future = self.waiting.pop(call_id, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as e:
+            self._died(e)
+        except Exception as e:  # an unreadable answer: nothing more can be trusted
+            self._died(e)
+
+    def _died(self, cause: BaseException) -> None:
+        if self.alive:
+            self.alive = False
+            code = self.proc.poll()
+            for future in self.waiting.values():
+                if not future.done():
+                    future.set_exception(WorkerDied(f"worker exited ({code}): {cause!r}"))
+            self.waiting.clear()
+
+    async def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        await self.ready
+        if not self.alive:
+            raise WorkerDied("worker is gone")
+        self.ids += 1
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.waiting[self.ids] = future
+        frame = pickle.dumps((self.ids, name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        self.writer.write(_HEADER.pack(len(frame)) + frame)
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError) as e:
+            self._died(e)
+        return await future
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.alive = False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # the worker reads EOF and exits
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if getattr(self, "writer", None) is not None:
+            self.writer.close()
+        else:
+            self.sock.close()
+
+
+class Offload:
+    """The crawl's workers (one set per crawler, shared by the stages)."""
+
+    def __init__(self, workers: int, stats: Any) -> None:
+        self.size = max(0, workers)
+        self.stats = stats
+        self.workers: list[_Worker] = []
+        self.broken = False
+
+    @classmethod
+    def for_crawler(cls, crawler: Any) -> Offload:
+        offload = getattr(crawler, "_finews_offload", None)
+        if offload is None:
+            from scrapy import signals
+
+            from crawler.config import FinewsConfig
+
+            offload = cls(FinewsConfig.from_settings(crawler.settings).workers, crawler.stats)
+            crawler._finews_offload = offload
+            crawler.signals.connect(offload.close, signal=signals.spider_closed)
+        return offload
+
+    @property
+    def enabled(self) -> bool:
+        """True when calls go to workers: some are wanted, none has died, and
+        this runs on an asyncio loop (a Scrapy crawl; not a plain test harness)."""
+        if self.size == 0 or self.broken:
+            return False
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        from scrapy.utils.reactor import is_asyncio_reactor_installed
+
+        return is_asyncio_reactor_installed()
+
+    def _worker(self) -> _Worker:
+        loop = asyncio.get_running_loop()
+        if not self.workers:
+            self.workers = [_Worker(loop) for _ in range(self.size)]
+        return min(self.workers, key=lambda w: len(w.waiting))
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker (in this process when none can take it)."""
+        if not self.enabled:
+            return fn(*args)
+        name = _name_of(fn)
+        self.stats.inc_value("finews/offload/calls")
+        try:
+            return await self._worker().call(name, args)
+        except WorkerDied as e:
+            if not self.broken:
+                self.broken = True
+                self.stats.inc_value("finews/offload/died")
+                logger.error("offload worker died (%s); the crawl process does its work now", e)
+            self.stats.inc_value("finews/offload/local")
+            return fn(*args)
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        workers, self.workers = self.workers, []
+        for worker in workers:
+            worker.close()
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def serve(fd: int) -> None:
+    """The worker's loop: answer calls until the crawl closes the socket."""
+    sock = socket.socket(fileno=fd)
+    functions: dict[str, Callable[..., Any]] = {}
+    while True:
+        header = _recv_exactly(sock, _HEADER.size)
+        if header is None:
+            return
+        body = _recv_exactly(sock, _HEADER.unpack(header)[0])
+        if body is None:
+            return
+        call_id, name, args = pickle.loads(body)
+        try:
+            fn = functions.get(name) or functions.setdefault(name, _resolve(name))
+            answer = (call_id, True, fn(*args))
+        except Exception as e:
+            answer = (call_id, False, e)
+        try:
+            frame = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # an exception that does not pickle
+            frame = pickle.dumps((call_id, False, RuntimeError(f"{type(e).__name__}: {e}")))
+        sock.sendall(_HEADER.pack(len(frame)) + frame)
+
+
+if __name__ == "__main__":
+    import signal
+
+    # Ctrl-C reaches the whole process group: the crawl shuts down gracefully
+    # and closes the socket; the worker leaves when it reads that EOF.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(int(sys.argv[1]))
