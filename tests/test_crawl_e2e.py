@@ -327,3 +327,46 @@ def test_article_spider_fetches_given_ids_once(crawled, tmp_path: Path) -> None:
     replica.reset_log()
     run_crawl(archive, replica.url, spider="article", args={"ids": ",".join(ids)}, expect_exit=None)
     assert not [r for r in replica.requests() if r["path"].startswith(("/a/", "/news/"))]
+
+
+ROW_COLUMNS = (
+    "info_code, code, title, published_at, media, category, columns, column_ids, summary, "
+    "body_markdown, body_text, body_source, stocks, source_url, share_url, post_path, "
+    "snapshot, content_sha256"
+)
+
+
+def test_workers_off_gives_the_same_archive(crawled, tmp_path: Path) -> None:
+    """The default crawl did its cleaning, Markdown and file writes in a worker
+    process (FINEWS_WORKERS=1); FINEWS_WORKERS=0 does them in the crawl process:
+    the same posts byte for byte, the same rows, the same WARC records."""
+    runs = crawled["db"].execute("SELECT stats FROM crawl_runs ORDER BY id").fetchall()
+    first = json.loads(runs[0][0])
+    n = len(archivable(crawled["replica"]))
+    # clean + snapshot + post per archived article (the no-body one fails in clean)
+    assert first["finews/offload/calls"] >= 3 * n
+    assert "finews/offload/died" not in first and "finews/offload/local" not in first
+
+    archive = tmp_path / "archive"
+    result = run_crawl(
+        archive,
+        crawled["replica"].url,
+        settings={"FINEWS_PAGE_SIZE": "20", "FINEWS_WORKERS": "0"},
+        expect_exit=5,
+    )
+    ours = {p.relative_to(archive): p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
+    theirs = {
+        p.relative_to(crawled["archive"]): p.read_bytes()
+        for p in (crawled["archive"] / "_posts").rglob("*.md")
+    }
+    assert len(ours) == n and ours == theirs
+    db = sqlite3.connect(archive / "finews.db")
+    query = f"SELECT {ROW_COLUMNS} FROM articles ORDER BY info_code"
+    assert db.execute(query).fetchall() == crawled["db"].execute(query).fetchall()
+    stats = json.loads(db.execute("SELECT stats FROM crawl_runs").fetchone()[0])
+    assert "finews/offload/calls" not in stats, result.stderr[-2000:]
+    # WARC records: the same payloads (their dates are each crawl's own).
+    for path in (archive / "raw" / "articles").rglob("*.warc.gz"):
+        mine = [(r.type, r.url, r.body) for r in read_warc(path) if r.type == "response"]
+        other = crawled["archive"] / path.relative_to(archive)
+        assert mine == [(r.type, r.url, r.body) for r in read_warc(other) if r.type == "response"]
