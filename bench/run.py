@@ -6,14 +6,14 @@ Figures (each a median of several runs on this machine, or a ratio of medians):
 
 1. ``e2e``     articles archived/s by ``scrapy crawl columns`` (all pipelines) against the
                fast replica, vs a bare Scrapy spider downloading the same URLs
-               (``bench/barespider.py``); also with the proposed fixes (``bench/proposals.py``)
+               (``bench/barespider.py``); also with FINEWS_WORKERS=0 (all in one process)
 2. ``stages``  µs per article per pipeline stage (``bench/stages.py``)
 3. ``extract`` finews extraction vs trafilatura on the replica's pages: articles/s, char F1
 4. ``noop``    incremental run with nothing new over a 10,000- and a 100,000-article archive
 5. ``memory``  peak RSS of a backfill crawl of N vs N/10 articles
 6. ``rebuild`` ``scrapy rebuild`` of the backfilled archive: articles/s
 7. ``search``  search latency at 100,000 articles (``bench/search.py`` when present,
-               and direct FTS5 queries on the synthetic archive)
+               and direct bigram-index queries on the synthetic archive)
 8. ``browser`` browser route vs fast route (``bench/browser.py``, when Chromium is present)
 
 Exit code 0; with ``--check``, 1 when a figure misses its target.
@@ -150,8 +150,8 @@ def vm_hwm_kb(pid: int) -> int:
     return 0
 
 
-def scrapy_cmd(args: list[str], patched: bool = False) -> list[str]:
-    return [PY, "-m", "bench.proposals", *args] if patched else [SCRAPY, *args]
+def scrapy_cmd(args: list[str]) -> list[str]:
+    return [SCRAPY, *args]
 
 
 def settings_args(settings: dict[str, str]) -> list[str]:
@@ -175,14 +175,13 @@ def finews_crawl(
     upstream: str,
     args: dict[str, str] | None = None,
     settings: dict[str, str] | None = None,
-    patched: bool = False,
 ) -> Run:
     merged = {**CRAWL_SETTINGS, "FINEWS_ARCHIVE_DIR": str(archive), "FINEWS_UPSTREAM": upstream}
     merged.update(settings or {})
     cmd = ["crawl", "columns"]
     for key, value in (args or {}).items():
         cmd += ["-a", f"{key}={value}"]
-    run = run_process(scrapy_cmd(cmd + settings_args(merged), patched))
+    run = run_process(scrapy_cmd(cmd + settings_args(merged)))
     if (archive / "finews.db").exists():
         run.stats = last_run_stats(archive)
     if run.rc not in (0,):
@@ -221,14 +220,15 @@ def log(msg: str) -> None:
 
 
 def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
-    from bench import proposals
-
     n = sizes.e2e
-    rates: dict[str, list[float]] = {"bare": [], "finews": [], "finews+fixes": []}
+    # "finews": as shipped (FINEWS_WORKERS=1: the heavy stages in a worker
+    # process); "one process": FINEWS_WORKERS=0, everything on the reactor thread.
+    variants = {"finews": None, "one process": {"FINEWS_WORKERS": "0"}}
+    rates: dict[str, list[float]] = {"bare": [], **{k: [] for k in variants}}
     rss: dict[str, list[float]] = {k: [] for k in rates}
-    ratios: list[float] = []
-    fixed_ratios: list[float] = []
+    ratios: dict[str, list[float]] = {k: [] for k in variants}
     cpu_ms: dict[str, list[float]] = {k: [] for k in rates}
+    cores: dict[str, list[float]] = {k: [] for k in rates}
     with FastReplica(n) as replica:
         server_rps = capacity(replica.url, seconds=1.5, connections=4)
         for rep in range(sizes.e2e_reps):
@@ -238,19 +238,19 @@ def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
             rates["bare"].append((got - bare_lists(n)) / bare.elapsed)
             rss["bare"].append(bare.rss_mb)
             cpu_ms["bare"].append(1000 * bare.cpu / n)
-            for kind, patched in (("finews", False), ("finews+fixes", True)):
-                archive = work / f"e2e-{kind}"
+            cores["bare"].append(bare.cpu / max(bare.wall, 1e-9))
+            for kind, settings in variants.items():
+                archive = work / f"e2e-{kind.replace(' ', '-')}"
                 shutil.rmtree(archive, ignore_errors=True)
-                settings = proposals.SETTINGS if patched else None
-                run = finews_crawl(archive, replica.url, settings=settings, patched=patched)
+                run = finews_crawl(archive, replica.url, settings=settings)
                 archived = run.stats.get("finews/index/archived", 0)
                 if archived != n:
                     log(f"  warning: {kind} archived {archived} of {n}")
                 rates[kind].append(archived / run.elapsed)
                 rss[kind].append(run.rss_mb)
                 cpu_ms[kind].append(1000 * run.cpu / max(archived, 1))
-            ratios.append(rates["finews"][-1] / rates["bare"][-1])
-            fixed_ratios.append(rates["finews+fixes"][-1] / rates["bare"][-1])
+                cores[kind].append(run.cpu / max(run.wall, 1e-9))
+                ratios[kind].append(rates[kind][-1] / rates["bare"][-1])
     MEASURED["finews_rate"] = med(rates["finews"])
     return {
         "articles": n,
@@ -260,10 +260,11 @@ def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
         "rate_spread": {k: spread(v) for k, v in rates.items()},
         "rss_mb": {k: med(v) for k, v in rss.items()},
         "cpu_ms_per_article": {k: med(v) for k, v in cpu_ms.items()},
-        "ratio": med(ratios),
-        "ratio_fixed": med(fixed_ratios),
-        "ratios": ratios,
-        "ratios_fixed": fixed_ratios,
+        "cores_busy": {k: med(v) for k, v in cores.items()},
+        "ratio": med(ratios["finews"]),
+        "ratio_one_process": med(ratios["one process"]),
+        "ratios": ratios["finews"],
+        "ratios_one_process": ratios["one process"],
     }
 
 
@@ -364,34 +365,21 @@ def memory_sizes(sizes: Sizes) -> tuple[int, int, str]:
 def fig_memory(sizes: Sizes, work: Path) -> dict[str, Any]:
     small, big, note = memory_sizes(sizes)
     out: dict[str, Any] = {"note": note}
-    from bench import proposals
-
-    fixed: dict[str, Any] = {}
     for n in (small, big):
         with FastReplica(n) as replica:
-            for patched, into in ((False, out), (True, fixed)):
-                archive = work / (f"backfill-{n}" + ("-fixed" if patched else ""))
-                shutil.rmtree(archive, ignore_errors=True)
-                log(f"memory: backfill of {n} articles{' with the fixes' if patched else ''}")
-                run = finews_crawl(
-                    archive,
-                    replica.url,
-                    args={"since": "2000-01-01"},
-                    settings=proposals.SETTINGS if patched else None,
-                    patched=patched,
-                )
-                into[str(n)] = {
-                    "rss_mb": run.rss_mb,
-                    "archived": run.stats.get("finews/index/archived", 0),
-                    "requests": run.stats.get("downloader/request_count", 0),
-                    "elapsed": run.elapsed,
-                    "rate": run.stats.get("finews/index/archived", 0) / run.elapsed,
-                    "rc": run.rc,
-                }
-            shutil.rmtree(work / f"backfill-{n}-fixed", ignore_errors=True)
+            archive = work / f"backfill-{n}"
+            shutil.rmtree(archive, ignore_errors=True)
+            log(f"memory: backfill of {n} articles")
+            run = finews_crawl(archive, replica.url, args={"since": "2000-01-01"})
+            out[str(n)] = {
+                "rss_mb": run.rss_mb,
+                "archived": run.stats.get("finews/index/archived", 0),
+                "requests": run.stats.get("downloader/request_count", 0),
+                "elapsed": run.elapsed,
+                "rate": run.stats.get("finews/index/archived", 0) / run.elapsed,
+                "rc": run.rc,
+            }
     out["ratio"] = out[str(big)]["rss_mb"] / out[str(small)]["rss_mb"]
-    fixed["ratio"] = fixed[str(big)]["rss_mb"] / fixed[str(small)]["rss_mb"]
-    out["fixed"] = fixed
     MEASURED["backfill_small"] = small
     return out
 
@@ -453,23 +441,21 @@ def parse_search_output(text: str) -> dict[str, dict[str, float]]:
 
 
 def direct_fts(sizes: Sizes, work: Path) -> dict[str, Any]:
-    """Datasette's table search statements, run directly on the synthetic archive's FTS5 index."""
+    """Datasette's table search statements, run directly on the synthetic archive's bigram index."""
     n = sizes.noop[1]
     db_path = work / f"archive-{n}" / "finews.db"
     synth.ensure_archive(db_path, n)
     con = sqlite3.connect(db_path)
     rng = random.Random(7)
     res: dict[str, Any] = {"articles": n}
+    # What Datasette's table search runs (fts_pk: code, newest first), with the
+    # plugin's bigram rewrite of the query (archive/plugins/finews_search.py).
     sql_rows = (
-        "SELECT info_code, title, published_at FROM articles WHERE rowid IN "
-        "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?) "
+        "SELECT info_code, title, published_at FROM articles WHERE code IN "
+        "(SELECT rowid FROM articles_search WHERE articles_search MATCH ?) "
         "ORDER BY published_at DESC LIMIT 101"
     )
-    sql_count = (
-        "SELECT count(*) FROM articles WHERE rowid IN "
-        "(SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
-    )
-    sql_scan = "SELECT count(*) FROM articles WHERE instr(body_text, ?) > 0"
+    sql_count = "SELECT count(*) FROM articles_search WHERE articles_search MATCH ?"
     for length in (2, 3, 6):
         queries = []
         while len(queries) < sizes.search_queries:
@@ -480,24 +466,19 @@ def direct_fts(sizes: Sizes, work: Path) -> dict[str, Any]:
                 queries.append(q)
         times, hits = [], []
         for q in queries:
+            phrase = '"' + " ".join(q[i : i + 2] for i in range(len(q) - 1)) + '"'
             t0 = time.perf_counter()
-            if length >= 3:
-                phrase = '"' + q.replace('"', '""') + '"'
-                con.execute(sql_rows, [phrase]).fetchall()
-                count = con.execute(sql_count, [phrase]).fetchone()[0]
-            else:  # the trigram index cannot answer 1-2 characters: a scan
-                count = con.execute(sql_scan, [q]).fetchone()[0]
+            con.execute(sql_rows, [phrase]).fetchall()
+            count = con.execute(sql_count, [phrase]).fetchone()[0]
             times.append((time.perf_counter() - t0) * 1000)
             hits.append(count)
-            if length < 3 and len(times) >= 5:
-                break
         ordered = sorted(times)
         res[str(length)] = {
             "median_ms": med(times),
             "p95_ms": ordered[min(len(ordered) - 1, int(0.95 * len(ordered) + 0.5) - 1)],
             "queries": len(times),
             "median_hits": med(hits),
-            "method": "FTS5 trigram MATCH" if length >= 3 else "scan (instr), trigram cannot",
+            "method": "bigram index (table search)",
         }
     con.close()
     return res
@@ -543,6 +524,19 @@ def fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+STAGE_NOTES = {
+    "clean": "in the worker process",
+    "markdown": "in the worker process",
+    "yaml": "in the worker process",
+    "warc build": "in the worker process",
+    "warc write": "worker; wall, syncfs per 100",
+    "post write": "worker; wall, syncfs per 100",
+    "sqlite upsert": "index thread; wall",
+    "search index": "index thread; wall",
+    "total": "CPU of one process would be",
+}
+
+
 def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
     """Rows (figure, measure, value, reference, target, ok) and the missed targets."""
     rows: list[list[str]] = []
@@ -578,20 +572,21 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
         rows.append(
             [
                 "",
-                "with proposed fixes P1-P9: archived/s, ratio",
-                f"{fmt(rate['finews+fixes'])} ({fmt(e['ratio_fixed'], 2)})",
+                "FINEWS_WORKERS=0 (one process): archived/s, ratio",
+                f"{fmt(rate['one process'])} ({fmt(e['ratio_one_process'], 2)})",
                 "",
                 "",
                 "",
             ]
         )
-        cpu = e["cpu_ms_per_article"]
+        cpu, busy = e["cpu_ms_per_article"], e.get("cores_busy", {})
+        kinds = ("bare", "finews", "one process")
         rows.append(
             [
                 "",
-                "CPU ms per article (bare / finews / fixed)",
-                " / ".join(f"{cpu[k]:.1f}" for k in ("bare", "finews", "finews+fixes")),
-                f"CPU ratio {cpu['bare'] / cpu['finews']:.2f} / {cpu['bare'] / cpu['finews+fixes']:.2f}",
+                "CPU ms per article (bare / finews / one process)",
+                " / ".join(f"{cpu[k]:.1f}" for k in kinds),
+                "cores busy " + " / ".join(f"{busy.get(k, 0):.2f}" for k in kinds),
                 "",
                 "",
             ]
@@ -599,17 +594,15 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
         rows.append(
             [
                 "",
-                "spread of repeated rates (bare / finews / fixed)",
-                " / ".join(
-                    f"{100 * e['rate_spread'][k]:.0f}%" for k in ("bare", "finews", "finews+fixes")
-                ),
+                "spread of repeated rates (bare / finews / one process)",
+                " / ".join(f"{100 * e['rate_spread'][k]:.0f}%" for k in kinds),
                 f"server {fmt(e['server_capacity_rps'], 0)} req/s",
                 "",
                 "",
             ]
         )
     if s := results.get("stages"):
-        before, after = s["before"], s["after"]
+        us = s["us"]
         for key in (
             "parse",
             "clean",
@@ -619,22 +612,16 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
             "warc write",
             "post write",
             "sqlite upsert",
-            "fts update",
+            "search index",
             "dedupe lookup",
             "total",
         ):
-            changed = abs(after[key] - before[key]) > 0.0 and key not in (
-                "parse",
-                "clean",
-                "markdown",
-                "dedupe lookup",
-            )
             rows.append(
                 [
                     "2 stages" if key == "parse" else "",
                     f"{key} µs/article",
-                    fmt(before[key], 0),
-                    f"with fixes {fmt(after[key], 0)}" if changed or key == "total" else "",
+                    fmt(us[key], 0),
+                    STAGE_NOTES.get(key, ""),
                     "",
                     "",
                 ]
@@ -727,19 +714,6 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
                 "",
             ]
         )
-        fx = m.get("fixed") or {}
-        if fx:
-            rows.append(
-                [
-                    "",
-                    "with proposed fixes P1-P9: peak RSS MB, ratio",
-                    f"{fx[small]['rss_mb']:.0f} / {fx[big]['rss_mb']:.0f} ({fx['ratio']:.2f})",
-                    f"{fx[big]['rate']:.0f}/s, requests {fx[big]['requests']:,} vs "
-                    f"{m[big].get('requests', 0):,}",
-                    "",
-                    "",
-                ]
-            )
         rows.append(
             [
                 "",

@@ -9,21 +9,22 @@ on a shared machine disturb much less than wall time; wall time for the
 writes and SQLite, whose cost is mostly waiting for the disk):
 
 - ``parse``: ``parse_article_page`` (the spider's work on an article page);
-- ``clean``: ``clean_body`` + ``body_text`` + the content digest (the clean stage);
+- ``clean``: ``clean_article`` (``clean_body`` + ``body_text`` + the digest);
 - ``markdown``: ``html_to_markdown``;
 - ``yaml``: the post's front matter (``dump_front_matter(front_matter(...))``);
 - ``warc build``: ``warc_bytes`` (metadata record + page response, gzip);
 - ``warc write`` / ``post write``: ``atomic_write`` of those bytes (temp file,
-  fsync, rename) into a fresh directory;
+  rename, no fsync) into a fresh directory and one ``syncfs`` per 100 files,
+  as the pipelines write;
 - ``dedupe lookup``: ``archived_state`` against an archive of the same size;
 - ``sqlite upsert``: ``upsert_articles`` in batches of FINEWS_DB_BATCH (100),
-  one transaction each, into a fresh database, FTS triggers dropped; ``fts
-  update``: the same with the FTS5 trigram triggers, minus the former.
+  one transaction each, into a fresh database, without its search-index
+  maintenance; ``search index``: the same with it (bigram text in Python,
+  FTS5 insert), minus the former.
 
-Each stage is also timed with the fixes proposed in :mod:`bench.proposals`
-(``after``; P1 durable batches for the writes, P2 libyaml, P3 lexical paths,
-P4 batches of 1,000 rows, P5 direct WARC records), alternating with the code as it is in every
-repetition.
+In a crawl, clean, markdown, yaml and the WARC and post writes run in the
+worker process (crawler.offload), the SQLite work on the index thread; the
+total is what one process doing everything would spend.
 
 Extraction (:func:`measure_extraction`): the replica's rendered article pages
 (the hand-written fixtures with a body on the page, the fillers) and synthetic
@@ -37,7 +38,6 @@ expected).
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import statistics
 import sys
@@ -59,7 +59,7 @@ from tests.replica import pages  # noqa: E402
 
 BASE_URL = "https://finance.eastmoney.com/a/{code}.html"
 #: Stages timed in wall time (the rest in CPU time of the process).
-WALL_STAGES = ("warc write", "post write", "sqlite upsert", "sqlite upsert+fts")
+WALL_STAGES = ("warc write", "post write", "sqlite upsert", "sqlite upsert+search")
 SHARE_URL = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode={info_code}"
 HEADERS = [("Server", "nginx"), ("Content-Type", "text/html; charset=utf-8")]
 
@@ -107,13 +107,13 @@ def _noise(samples: list[float]) -> float:
 
 
 def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> dict[str, Any]:
-    """Microseconds per article for each stage, as is (``before``) and with the
-    proposed fixes of :mod:`bench.proposals` (``after``), measured alternately
-    in each repetition so that both see the same machine load."""
-    from bench import proposals
+    """Microseconds per article for each stage of the code as it is, each timed
+    alone over the same articles, median of ``reps`` repetitions."""
+    import crawler.search as search
+    import pipelines.index as index
     from crawler.database import archived_state, connect
-    from crawler.files import atomic_write, inside
-    from pipelines.clean import body_text, clean_body
+    from crawler.files import atomic_write, inside, sync_filesystem
+    from pipelines.clean import clean_article
     from pipelines.index import article_row, upsert_articles
     from pipelines.markdown import html_to_markdown
     from pipelines.post import dump_front_matter, front_matter, post_relpath, render_post
@@ -126,28 +126,15 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     for html, art in items:
         page, _ = parse_article_page(html, art.source_url)
         art.body_html = page.body_html
-        result = clean_body(art.body_html, art.source_url)
-        art.clean_html, art.stocks = result.html, list(result.stocks)
-        art.body_text = body_text(result.html)
-        art.content_sha256 = hashlib.sha256(result.html.encode()).hexdigest()
+        art.clean_html, art.stocks, art.body_text, art.content_sha256 = clean_article(
+            art.body_html, art.source_url
+        )
         art.body_markdown = html_to_markdown(art.clean_html)
         art.post_path = post_relpath(art.info_code, art.published)
         art.snapshot = article_snapshot_path(art)
 
-    def clean(art: Article) -> None:
-        result = clean_body(art.body_html, art.source_url)
-        body_text(result.html)
-        hashlib.sha256(result.html.encode()).hexdigest()
-
     def warc(art: Article) -> bytes:
         return warc_bytes(art.body_responses, article_metadata(art, []))
-
-    # The fixed variants, called explicitly (nothing is patched in this process).
-    fixed_yaml = _fixed_dump_front_matter()
-    proposals._ORIGINAL_WARC_BYTES = proposals._ORIGINAL_WARC_BYTES or warc_bytes
-
-    def warc_fixed(art: Article) -> bytes:
-        return proposals.warc_bytes_direct(art.body_responses, article_metadata(art, []))
 
     tmp = Path(tempfile.mkdtemp(prefix="stages-", dir=workdir))
     warcs = [warc(a) for a in arts]
@@ -155,37 +142,36 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     rows = [article_row(a) for a in arts]
     counter = iter(range(1_000_000))
 
-    def writes(kind: str, fixed: bool) -> Callable[[list[Article]], None]:
+    def writes(kind: str) -> Callable[[list[Article]], None]:
+        # As the pipelines write: no fsync per file, one syncfs per batch of rows.
         def run(batch: list[Article]) -> None:
             d = tmp / f"w{next(counter)}"
             for k, a in enumerate(batch):
                 relpath, data = (
                     (a.snapshot, warcs[k]) if kind == "warc" else (a.post_path, posts[k])
                 )
-                if fixed:
-                    proposals.atomic_write_deferred(proposals.inside_lexical(d, relpath), data)
-                    if k % 100 == 99 or k == len(batch) - 1:
-                        proposals.syncfs(d)  # once per batch of rows (P1)
-                else:
-                    d.mkdir(exist_ok=True)
-                    atomic_write(inside(d, relpath), data)
+                atomic_write(inside(d, relpath), data, durable=False)
+                if k % 100 == 99 or k == len(batch) - 1:
+                    sync_filesystem(d)
 
         return run
 
-    def upserts(fts: bool, batch: int) -> Callable[[list[Article]], None]:
+    def upserts(with_search: bool) -> Callable[[list[Article]], None]:
         def run(_: list[Article]) -> None:
             db = connect(tmp / f"db{next(counter)}" / "finews.db")
-            if not fts:
-                for (name,) in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'articles_%'"
-                ).fetchall():
-                    db.execute(f"DROP TRIGGER [{name}]")
-            for start in range(0, len(rows), batch):
-                upsert_articles(db, [dict(x) for x in rows[start : start + batch]])
+            saved = index.index_articles, index.unindex_articles
+            if not with_search:  # the crawler's writer keeps the search index itself
+                index.index_articles = index.unindex_articles = lambda *a: None
+            try:
+                for start in range(0, len(rows), 100):
+                    upsert_articles(db, [dict(x) for x in rows[start : start + 100]])
+            finally:
+                index.index_articles, index.unindex_articles = saved
             db.close()
 
         return run
 
+    assert search.index_articles is index.index_articles  # what upserts() switches off
     db = connect(tmp / "lookup" / "finews.db")
     upsert_articles(db, [dict(x) for x in rows])
 
@@ -196,61 +182,35 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
 
         return run
 
-    # stage -> (as is, with the fixes or None when the fixes do not touch it)
-    plan: dict[str, tuple[Callable[[list[Any]], None], Callable[[list[Any]], None] | None]] = {
-        "parse": (each(lambda h: parse_article_page(h, ""), htmls), None),
-        "clean": (each(clean, arts), None),
-        "markdown": (each(lambda a: html_to_markdown(a.clean_html), arts), None),
-        "yaml": (
-            each(lambda a: dump_front_matter(front_matter(a)), arts),
-            each(lambda a: fixed_yaml(front_matter(a)), arts),
-        ),
-        "warc build": (each(warc, arts), each(warc_fixed, arts)),
-        "warc write": (writes("warc", False), writes("warc", True)),
-        "post write": (writes("post", False), writes("post", True)),
-        "sqlite upsert": (upserts(False, 100), upserts(False, 1000)),
-        "sqlite upsert+fts": (upserts(True, 100), upserts(True, 1000)),
-        "dedupe lookup": (each(lambda a: archived_state(db, a.info_code), arts), None),
+    plan: dict[str, Callable[[list[Any]], None]] = {
+        "parse": each(lambda h: parse_article_page(h, ""), htmls),
+        "clean": each(lambda a: clean_article(a.body_html, a.source_url), arts),
+        "markdown": each(lambda a: html_to_markdown(a.clean_html), arts),
+        "yaml": each(lambda a: dump_front_matter(front_matter(a)), arts),
+        "warc build": each(warc, arts),
+        "warc write": writes("warc"),
+        "post write": writes("post"),
+        "sqlite upsert": upserts(False),
+        "sqlite upsert+search": upserts(True),
+        "dedupe lookup": each(lambda a: archived_state(db, a.info_code), arts),
     }
-    samples: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in plan}
+    samples: dict[str, list[float]] = {k: [] for k in plan}
     try:
         for _ in range(reps):
-            for name, (before, after) in plan.items():
-                # CPU time of this process, except for the writes, whose cost is
-                # mostly waiting for the disk (fsync): wall time there.
+            for name, fn in plan.items():
+                # CPU time of this process, except for the writes and SQLite,
+                # whose cost is partly waiting for the disk: wall time there.
                 clock = time.perf_counter if name in WALL_STAGES else time.process_time
-                for fn, out in ((before, samples[name][0]), (after, samples[name][1])):
-                    if fn is None:
-                        continue
-                    t0 = clock()
-                    fn(arts)
-                    out.append((clock() - t0) / len(arts) * 1e6)
+                t0 = clock()
+                fn(arts)
+                samples[name].append((clock() - t0) / len(arts) * 1e6)
     finally:
         db.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    result: dict[str, Any] = {"before": {}, "after": {}, "noise": {}}
-    for name, (b, a) in samples.items():
-        result["before"][name] = statistics.median(b)
-        result["after"][name] = statistics.median(a) if a else statistics.median(b)
-        result["noise"][name] = _noise(b)
-    for key in ("before", "after"):
-        d = result[key]
-        d["fts update"] = max(d.pop("sqlite upsert+fts") - d["sqlite upsert"], 0.0)
-        d["total"] = sum(d.values())
-    return result
-
-
-def _fixed_dump_front_matter() -> Callable[[dict[str, Any]], str]:
-    """P2's ``dump_front_matter``, without patching ``pipelines.post`` in this process."""
-    import pipelines.post as post
-    from bench import proposals
-
-    saved = post.dump_front_matter
-    try:
-        proposals.apply_libyaml()
-        return post.dump_front_matter
-    finally:
-        post.dump_front_matter = saved
+    us = {name: statistics.median(v) for name, v in samples.items()}
+    us["search index"] = max(us.pop("sqlite upsert+search") - us["sqlite upsert"], 0.0)
+    us["total"] = sum(us.values())
+    return {"us": us, "noise": {name: _noise(v) for name, v in samples.items()}}
 
 
 # --------------------------------------------------------------------------- extraction

@@ -58,9 +58,13 @@ def test_synthetic_archive_rows(tmp_path: Path) -> None:
     assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 250
     assert con.execute("SELECT count(*) FROM article_versions").fetchone()[0] == 250
     hits = con.execute(
-        "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", ['"同比增长"']
+        "SELECT count(*) FROM articles_search WHERE articles_search MATCH ?", ['"同比 比增 增长"']
     ).fetchone()[0]
-    assert hits > 0
+    scanned = con.execute(
+        "SELECT count(*) FROM articles WHERE title LIKE '%同比增长%' "
+        "OR summary LIKE '%同比增长%' OR body_text LIKE '%同比增长%'"
+    )
+    assert hits == scanned.fetchone()[0] > 0
 
 
 def test_bench_runs_on_tiny_sizes_and_prints_every_figure(tmp_path: Path) -> None:
@@ -90,7 +94,8 @@ def test_bench_runs_on_tiny_sizes_and_prints_every_figure(tmp_path: Path) -> Non
         assert label in out, out
     for measure in (
         "ratio finews / bare",
-        "fts update",
+        "FINEWS_WORKERS=0",
+        "search index",
         "char F1",
         "requests per run",
         "peak RSS",
@@ -99,7 +104,8 @@ def test_bench_runs_on_tiny_sizes_and_prints_every_figure(tmp_path: Path) -> Non
     ):
         assert measure in out, out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["e2e"]["rate"]["finews"] > 0
+    assert results["e2e"]["rate"]["finews"] > 0 and results["e2e"]["rate"]["one process"] > 0
+    assert all(v > 0 for k, v in results["stages"]["us"].items() if k != "dedupe lookup")
     assert results["noop"]["same_requests"]
     assert results["memory"]["ratio"] > 0
     assert results["rebuild"]["rc"] == 0

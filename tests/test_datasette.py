@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import sqlite_utils
 import yaml
 from datasette.app import Datasette
 from hypothesis import given, settings
@@ -197,7 +198,9 @@ CANNED_SEARCH = yaml.safe_load((ARCHIVE / "metadata.yml").read_text("utf-8"))["d
 
 
 def search_canned_sql(db: Any, query: str) -> set[str]:
-    """What the search canned query finds, straight from SQL."""
+    """What the search canned query finds, straight from SQL (with the plugin's
+    escape_fts, as Datasette has it)."""
+    PLUGIN.prepare_connection(getattr(db, "conn", db), "finews")
     return {row[0] for row in db.execute(CANNED_SEARCH, {"q": query}).fetchall()}
 
 
@@ -327,6 +330,33 @@ def test_crawler_writer_indexes_like_the_triggers(tmp_path: Path) -> None:
     )
     other.close()
     assert "NW8" in search_sql(db, "央行")
+    db.close()
+
+
+def test_older_archives_lose_the_trigram_index(tmp_path: Path) -> None:
+    """Archives written before the bigram index answered every query length had
+    an FTS5 trigram index (articles_fts, sqlite-utils' triggers) and two
+    single-column indexes: opening one with the crawler drops them, and search
+    answers as before."""
+    path = build(tmp_path)
+    old = sqlite_utils.Database(path)
+    old["articles"].enable_fts(
+        ["title", "summary", "body_text"],
+        fts_version="FTS5",
+        tokenize="trigram",
+        create_triggers=True,
+    )
+    old.execute("CREATE INDEX articles_published_at ON articles(published_at)")
+    old.execute("CREATE INDEX articles_category ON articles(category)")
+    old.close()
+    db = connect(path)
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master").fetchall()}
+    assert not {n for n in names if n.startswith("articles_fts")}
+    assert not names & {"articles_ai", "articles_ad", "articles_au"}
+    assert not names & {"articles_published_at", "articles_category"}
+    upsert_articles(db, [dict(row_of(BY_KEY["A10"]), content_sha256="y")])  # no trigger left behind
+    assert search_canned_sql(db, "央行") == HAND_CHECKED["央行"]
+    assert check_search(db) == []
     db.close()
 
 
@@ -582,7 +612,8 @@ def test_hidden_tables(archive: Path) -> None:
     data = get_json(archive, "/finews.json")
     hidden = {t["name"] for t in data["tables"] if t["hidden"]}
     visible = {t["name"] for t in data["tables"] if not t["hidden"]}
-    assert {"articles_fts", "articles_search", "articles_search_data", "articles_fts_idx"} <= hidden
+    assert {"articles_search", "articles_search_data", "search_writer"} <= hidden
+    assert "articles_fts" not in hidden | visible  # the former trigram index is gone
     assert {"articles", "article_stocks", "article_versions", "crawl_runs", "failures"} <= visible
 
 
