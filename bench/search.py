@@ -6,12 +6,12 @@ Builds ``DIR/finews.db`` (default ``build/bench-search``) with N synthetic
 articles (default 100,000): Chinese text sampled from a word list with Zipf
 weights, bodies of lognormal length (median ~900 characters, as Eastmoney
 news), Markdown beside the plain text. The path of a real archive is taken:
-``crawler.database`` schema, bulk insert, then the trigram index
-(``ensure_schema``) and the bigram index (``ensure_search``) built over the
-existing rows, as when an archive is migrated; then the last 2% of the
-articles are written through ``upsert_articles`` in batches of 100 with every
-trigger active (the crawler's path; gives the write cost and leaves the
-indexes with fresh segments like a live archive).
+``crawler.database`` schema, bulk insert, then the indexes (``ensure_schema``:
+the bigram search index, stocks, browse indexes) built over the existing rows,
+as when an archive is migrated; then the last 2% of the articles are written
+through ``upsert_articles`` in batches of 100 (the crawler's path: it keeps the
+search index itself; gives the write cost and leaves the index with fresh
+segments like a live archive).
 
 Then, for K queries each of 2, 3 and 6 characters (real words plus random
 substrings of random articles), median and p95 latency of:
@@ -20,11 +20,9 @@ substrings of random articles), median and p95 latency of:
   ``/finews/articles?_search=q`` (rows: newest first, limit 101; and the
   count), with the plugin's ``escape_fts`` — the bigram index for any length;
 - ``canned SQL``: the ``search`` canned query of ``archive/metadata.yml``
-  (bigram index for 1-2 characters, trigram for 3+, ranked, snippet);
-- ``trigram SQL``: the same statements on ``articles_fts`` (3+ only) with
-  ``rowid`` as Datasette would run them had ``fts_table`` stayed the trigram
-  index: the hits are looked up and sorted whole; ``scan SQL``: the same without an index (``instr`` over every
-  row), what a fallback for 1-2 characters would cost (a few queries);
+  (bigram index, ranked, snippet);
+- ``scan SQL``: the table statements without an index (``instr`` over every
+  row), what search would cost without it (a few queries);
 - ``table HTTP`` / ``canned HTTP``: the same pages through Datasette's own
   client (``/finews/articles.json?_search=q``, facets included, and
   ``/finews/search.json?q=q``) with the settings of ``make serve``.
@@ -57,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.database import SCHEMA, connect, ensure_schema  # noqa: E402
-from crawler.search import bigram_text, check_search, ensure_search, key_sql  # noqa: E402
+from crawler.search import check_search  # noqa: E402
 from pipelines.index import upsert_articles  # noqa: E402
 
 ARCHIVE = ROOT / "archive"
@@ -310,11 +308,8 @@ def build(directory: Path, n: int, body_median: int = 900) -> dict[str, float]:
 
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     t0 = time.perf_counter()
-    timed("trigram index (ensure_schema)", lambda: ensure_schema(db))
-    times["trigram"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    timed("bigram index + stocks (ensure_search)", lambda: ensure_search(db))
-    times["bigram"] = time.perf_counter() - t0
+    timed("indexes: bigram search, stocks, browse (ensure_schema)", lambda: ensure_schema(db))
+    times["indexes"] = time.perf_counter() - t0
     db.close()
 
     db = connect(path)
@@ -328,30 +323,6 @@ def build(directory: Path, n: int, body_median: int = 900) -> dict[str, float]:
         f"  upsert_articles, all triggers: {times['live_per_article_ms']:.2f} ms/article",
         flush=True,
     )
-    # The same rows again without the bigram triggers: what they cost.
-    db.execute("DELETE FROM articles WHERE rowid > ?", [bulk])
-    saved = db.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'articles_search_%'"
-    ).fetchall()
-    for name, _ in saved:
-        db.execute(f"DROP TRIGGER {name}")
-    t0 = time.perf_counter()
-    for start in range(0, len(rows), 100):
-        upsert_articles(db, rows[start : start + 100])
-    per = 1000 * (time.perf_counter() - t0) / len(rows)
-    times["live_without_search_ms"] = per
-    print(f"  upsert_articles without the bigram triggers: {per:.2f} ms/article", flush=True)
-    # Index those rows as the triggers would have, and put the triggers back.
-    db.conn.create_function("bigrams", 1, bigram_text, deterministic=True)
-    with db.atomic():
-        db.execute(
-            f"INSERT INTO articles_search (rowid, title, summary, body_text) SELECT "
-            f"{key_sql('articles')}, bigrams(title), bigrams(summary), bigrams(body_text) "
-            "FROM articles WHERE rowid > ?",
-            [bulk],
-        )
-        for _, sql in saved:
-            db.execute(sql)
     problems = check_search(db)
     assert not problems, problems
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -365,7 +336,6 @@ def sizes(path: Path) -> dict[str, int]:
     groups = dict.fromkeys(
         [
             "articles",
-            "articles_fts",
             "articles_search",
             "browse indexes",
             "article_stocks",
@@ -378,8 +348,6 @@ def sizes(path: Path) -> dict[str, int]:
     for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
         if name in browse:
             groups["browse indexes"] += size
-        elif name.startswith("articles_fts"):
-            groups["articles_fts"] += size
         elif name.startswith("articles_search"):
             groups["articles_search"] += size
         elif name.startswith("article_stocks"):
@@ -425,8 +393,7 @@ def pick_queries(path: Path, k: int, seed: int = 7) -> dict[int, list[str]]:
 
 
 # Exactly what Datasette runs for /finews/articles?_search=q (every column,
-# newest first, 101 rows; and the count), with fts_pk = code for the bigram
-# index and rowid for the trigram one.
+# newest first, 101 rows; and the count), with fts_pk = code.
 COLUMNS_SQL = (
     "info_code, code, title, published_at, media, category, columns, column_ids, summary, "
     "body_markdown, body_text, body_source, stocks, source_url, share_url, post_path, "
@@ -492,9 +459,6 @@ def run_queries(directory: Path, k: int, scans: int) -> None:
         return conn.execute(SCAN_COUNT, {"q": q}).fetchone()[0]
 
     bigram_table = table_sql("code", "articles_search", "escape_fts(:search)")
-    trigram_table = table_sql(
-        "rowid", "articles_fts", "'\"' || replace(:search, '\"', '\"\"') || '\"'"
-    )
 
     from datasette.app import Datasette
 
@@ -521,17 +485,12 @@ def run_queries(directory: Path, k: int, scans: int) -> None:
             f"  table SQL   (bigram)   {summary(t)}   hits median {statistics.median(hits):.0f}, max {max(hits)}"
         )
         t, rows = measure(canned_sql, qs)
-        index = "bigram" if length < 3 else "trigram"
-        print(f"  canned SQL  ({index:7s})  {summary(t)}")
-        if length >= 3:
-            t, thits = measure(trigram_table, qs)
-            print(f"  trigram SQL (table)    {summary(t)}   same hits: {thits == hits}")
-        else:
-            few = qs[:scans]
-            t, shits = measure(scan_sql, few)
-            print(
-                f"  scan SQL    (no index) {summary(t)}   ({len(few)} queries; same hits: {shits == hits[: len(few)]})"
-            )
+        print(f"  canned SQL  (bigram)   {summary(t)}")
+        few = qs[:scans]
+        t, shits = measure(scan_sql, few)
+        print(
+            f"  scan SQL    (no index) {summary(t)}   ({len(few)} queries; same hits: {shits == hits[: len(few)]})"
+        )
         t, st = asyncio.run(
             http_all([f"/finews/articles.json?_search={quote(q)}&_size=100" for q in qs])
         )
