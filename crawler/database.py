@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS column_state (
 );
 """
 
+
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open (creating if needed) the archive database with the schema in place."""
     path = Path(path)
