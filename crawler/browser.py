@@ -397,18 +397,82 @@ class BrowserUnavailable(RuntimeError):
     """``FINEWS_RENDER=always`` but no working Chromium."""
 
 
-def resolve_browser(mode: str, preferred: str = "") -> tuple[str | None, str]:
+#: A successful launch check is trusted this long for the same executable file.
+PROBE_CACHE_HOURS = 24.0
+PROBE_CACHE_NAME = ".browser-probe.json"
+
+
+def _probe_key(executable: str) -> dict[str, Any]:
+    """What must not have changed for a cached launch check to hold."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    real = os.path.realpath(executable)
+    st = os.stat(real)
+    try:
+        playwright = version("playwright")
+    except PackageNotFoundError:  # pragma: no cover - installed with scrapy-playwright
+        playwright = ""
+    return {
+        "executable": real,
+        "mtime_ns": st.st_mtime_ns,
+        "size": st.st_size,
+        "playwright": playwright,
+    }
+
+
+def cached_browser_available(executable: str | None, cache: Path | None) -> tuple[bool, str]:
+    """:func:`browser_available`, remembered in ``cache`` (a JSON file).
+
+    Launching Chromium to check it takes ~0.75 s, at every start of a cron
+    run. A successful check is kept for PROBE_CACHE_HOURS for the same file
+    (real path, mtime, size) and the same Playwright; a failed one is never
+    kept (it is retried next run). A cache that cannot be read or written is
+    ignored: the check then runs as without one.
+    """
+    if executable is None or cache is None or not _executable(executable):
+        return browser_available(executable)
+    import json
+
+    try:
+        key = _probe_key(executable)
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        age_h = (time.time() - float(cached.get("checked_at", 0))) / 3600
+        if cached.get("key") == key and cached.get("ok") is True and 0 <= age_h < PROBE_CACHE_HOURS:
+            return True, str(cached.get("detail") or "")
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    ok, detail = browser_available(executable)
+    if ok:
+        from crawler.files import atomic_write
+
+        record = {
+            "key": _probe_key(executable),
+            "ok": True,
+            "detail": detail,
+            "checked_at": time.time(),
+        }
+        with suppress(OSError):
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(cache, json.dumps(record, indent=1).encode("utf-8"))
+    return ok, detail
+
+
+def resolve_browser(
+    mode: str, preferred: str = "", probe_cache: Path | None = None
+) -> tuple[str | None, str]:
     """The Chromium to use under ``FINEWS_RENDER=mode``: ``(executable or None, reason)``.
 
     ``never`` -> ``(None, "disabled")``; ``auto`` -> ``(None, reason)`` when
     none works; ``always`` raises :class:`BrowserUnavailable` then.
+    ``probe_cache``: where a successful launch check is remembered
+    (:func:`cached_browser_available`).
     """
     if mode not in RENDER_MODES:
         raise ValueError(f"FINEWS_RENDER must be one of {', '.join(RENDER_MODES)}, got {mode!r}")
     if mode == "never":
         return None, "disabled (FINEWS_RENDER=never)"
     exe = find_chromium(preferred)
-    ok, reason = browser_available(exe)
+    ok, reason = cached_browser_available(exe, probe_cache)
     if ok:
         return exe, reason
     if mode == "always":
@@ -534,6 +598,7 @@ class RenderAddon:
     only. ``always``: like ``auto`` but no browser is an error.
 
     Reads ``FINEWS_RENDER`` (default ``auto``), ``FINEWS_CHROMIUM``,
+    ``FINEWS_ARCHIVE_DIR`` (where the launch check is cached),
     ``FINEWS_RENDER_RECYCLE_PAGES``, ``CONCURRENT_REQUESTS`` (pages per
     context). Sets ``FINEWS_RENDER_EXECUTABLE`` (``""`` when the browser route
     is off; what spiders check) and ``FINEWS_RENDER_STATUS`` (browser version
@@ -544,7 +609,9 @@ class RenderAddon:
         from scrapy.settings import SETTINGS_PRIORITIES
 
         mode = (settings.get("FINEWS_RENDER") or "auto").strip().lower()
-        exe, status = resolve_browser(mode, settings.get("FINEWS_CHROMIUM") or "")
+        # The launch check is remembered in the archive (a dotfile Jekyll skips).
+        cache = Path(settings.get("FINEWS_ARCHIVE_DIR") or "archive") / PROBE_CACHE_NAME
+        exe, status = resolve_browser(mode, settings.get("FINEWS_CHROMIUM") or "", cache)
         settings.set("FINEWS_RENDER_EXECUTABLE", exe or "", priority="cmdline")
         settings.set("FINEWS_RENDER_STATUS", status, priority="cmdline")
         if exe is None:

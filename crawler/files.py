@@ -60,7 +60,9 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> bool:
     # unique, and cheaper than mkstemp's random ones. A dotfile, so Jekyll
     # never publishes a leftover of a killed write.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # 0o666 less the umask, as any new file (mkstemp's 0o600 made posts
+    # unreadable to a web server running as another user).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

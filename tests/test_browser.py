@@ -357,6 +357,49 @@ def test_resolve_browser_modes(monkeypatch: pytest.MonkeyPatch) -> None:
         browser.resolve_browser("always")
 
 
+def test_launch_check_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron run does not launch Chromium just to check it: a successful check
+    is cached per executable file for a day; anything else checks again."""
+    exe = browser.find_chromium()
+    if exe is None:
+        pytest.fail(NO_CHROMIUM)
+    cache = tmp_path / "archive" / browser.PROBE_CACHE_NAME
+    launches: list[str] = []
+    real_check = browser.browser_available
+
+    def counting(executable: str | None, timeout_s: float = 30.0) -> tuple[bool, str]:
+        launches.append(str(executable))
+        return real_check(executable, timeout_s)
+
+    monkeypatch.setattr(browser, "browser_available", counting)
+    got, version = browser.resolve_browser("auto", probe_cache=cache)
+    assert got == exe and version.split(".")[0].isdigit() and len(launches) == 1
+    record = json.loads(cache.read_text())
+    assert record["ok"] is True and record["key"]["executable"] == os.path.realpath(exe)
+    assert browser.resolve_browser("auto", probe_cache=cache) == (exe, version)
+    assert len(launches) == 1  # remembered
+    # Another file at that path (an upgrade), a stale or unreadable record: check again.
+    for spoil in (
+        lambda r: r["key"].update(mtime_ns=r["key"]["mtime_ns"] + 1),
+        lambda r: r.update(checked_at=r["checked_at"] - 25 * 3600),
+        None,
+    ):
+        record = json.loads(cache.read_text())
+        if spoil is None:
+            cache.write_text("{not json")
+        else:
+            spoil(record)
+            cache.write_text(json.dumps(record))
+        before = len(launches)
+        assert browser.resolve_browser("auto", probe_cache=cache) == (exe, version)
+        assert len(launches) == before + 1
+    # A failed check is not remembered.
+    monkeypatch.setattr(browser, "browser_available", lambda e, t=30.0: (False, "launch failed: x"))
+    cache.unlink()
+    assert browser.resolve_browser("auto", probe_cache=cache) == (None, "launch failed: x")
+    assert not cache.exists()
+
+
 # --------------------------------------------------------------------------- small parts
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import sqlite3
+import stat
 import urllib.request
 from pathlib import Path
 
@@ -370,3 +372,18 @@ def test_workers_off_gives_the_same_archive(crawled, tmp_path: Path) -> None:
         mine = [(r.type, r.url, r.body) for r in read_warc(path) if r.type == "response"]
         other = crawled["archive"] / path.relative_to(archive)
         assert mine == [(r.type, r.url, r.body) for r in read_warc(other) if r.type == "response"]
+
+
+def test_archive_files_get_the_usual_mode(crawled) -> None:
+    """Posts and snapshots are created like any file (0o666 less the umask), so a
+    web server running as another user can serve the built site."""
+    umask = os.umask(0)
+    os.umask(umask)
+    archive = crawled["archive"]
+    files = [
+        next((archive / "_posts").rglob("*.md")),
+        next((archive / "raw" / "articles").rglob("*.warc.gz")),
+        next((archive / "category").glob("*.html")),
+    ]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
