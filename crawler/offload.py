@@ -52,6 +52,10 @@ class WorkerDied(RuntimeError):
     """The worker process ended while calls were waiting for it."""
 
 
+class CannotSend(RuntimeError):
+    """The call's arguments cannot be sent to a worker (they do not pickle)."""
+
+
 def _name_of(fn: Callable[..., Any]) -> str:
     name = f"{fn.__module__}:{fn.__qualname__}"
     if not fn.__module__.startswith(_ALLOWED) or "<" in fn.__qualname__:
@@ -121,13 +125,21 @@ class _Worker:
             self.waiting.clear()
 
     async def call(self, name: str, args: tuple[Any, ...]) -> Any:
-        await self.ready
+        try:
+            await self.ready
+        except Exception as e:  # the socket could not be set up
+            self._died(e)
         if not self.alive:
             raise WorkerDied("worker is gone")
+        # Pickled before anything is registered: arguments that do not pickle
+        # make the caller run the call itself.
+        try:
+            frame = pickle.dumps((self.ids + 1, name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:
+            raise CannotSend(f"{type(e).__name__}: {e}") from e
         self.ids += 1
         future: asyncio.Future[Any] = self.loop.create_future()
         self.waiting[self.ids] = future
-        frame = pickle.dumps((self.ids, name, args), protocol=pickle.HIGHEST_PROTOCOL)
         self.writer.write(_HEADER.pack(len(frame)) + frame)
         try:
             await self.writer.drain()
@@ -153,9 +165,10 @@ class _Worker:
 class Offload:
     """The crawl's workers (one set per crawler, shared by the stages)."""
 
-    def __init__(self, workers: int, stats: Any) -> None:
+    def __init__(self, workers: int, stats: Any, needs_reactor: bool = True) -> None:
         self.size = max(0, workers)
         self.stats = stats
+        self.needs_reactor = needs_reactor
         self.workers: list[_Worker] = []
         self.broken = False
 
@@ -182,6 +195,8 @@ class Offload:
             asyncio.get_running_loop()
         except RuntimeError:
             return False
+        if not self.needs_reactor:
+            return True
         from scrapy.utils.reactor import is_asyncio_reactor_installed
 
         return is_asyncio_reactor_installed()
@@ -199,14 +214,26 @@ class Offload:
         name = _name_of(fn)
         self.stats.inc_value("finews/offload/calls")
         try:
-            return await self._worker().call(name, args)
-        except WorkerDied as e:
-            if not self.broken:
-                self.broken = True
-                self.stats.inc_value("finews/offload/died")
-                logger.error("offload worker died (%s); the crawl process does its work now", e)
-            self.stats.inc_value("finews/offload/local")
-            return fn(*args)
+            worker = self._worker()
+        except OSError as e:  # no worker process could be started
+            self._give_up(f"offload worker did not start ({e})")
+        else:
+            try:
+                # An exception raised by fn itself in the worker comes back
+                # here as it is: not a reason to redo the call.
+                return await worker.call(name, args)
+            except WorkerDied as e:
+                self._give_up(f"offload worker died ({e})")
+            except CannotSend as e:
+                logger.warning("%s ran in the crawl process: %s", name, e)
+        self.stats.inc_value("finews/offload/local")
+        return fn(*args)
+
+    def _give_up(self, why: str) -> None:
+        if not self.broken:
+            self.broken = True
+            self.stats.inc_value("finews/offload/died")
+            logger.error("%s; the crawl process does its work now", why)
 
     def close(self, *args: Any, **kwargs: Any) -> None:
         workers, self.workers = self.workers, []

@@ -1,9 +1,10 @@
-"""Chinese full-text search for the archive database, 1- and 2-character words included.
+"""Chinese full-text search for the archive database: words of any length.
 
-Why a second index: ``articles_fts`` (FTS5 ``trigram``, made by
-``crawler.database``) only matches queries of 3+ characters, and most Chinese
-words have two (央行, 基金, 降息). FTS5's ``unicode61`` tokenizer alone is no
-help either: a run of CJK characters is one token.
+Why bigrams: FTS5's ``trigram`` tokenizer only matches queries of 3+
+characters, and most Chinese words have two (央行, 基金, 降息); its
+``unicode61`` tokenizer alone is no help either: a run of CJK characters is
+one token. (Archives made before this index answered every length also had a
+trigram index, ``articles_fts``; ``crawler.database`` drops it.)
 
 ``articles_search`` is a *contentless* FTS5 table (``unicode61``, prefix index
 on 1 character) over ``title``, ``summary`` and ``body_text``, whose indexed
@@ -64,8 +65,7 @@ the JSON of every row). ``article_versions`` is part of ``crawler.database``'s
 schema, which calls :func:`ensure_search` last.
 
 Writers must upsert (``INSERT … ON CONFLICT DO UPDATE``, as sqlite-utils does),
-not ``INSERT OR REPLACE`` (whose implicit delete fires no trigger; true of
-``articles_fts`` as well). ``python -m crawler.search check <db>`` verifies the
+not ``INSERT OR REPLACE`` (whose implicit delete fires no trigger). ``python -m crawler.search check <db>`` verifies the
 index, ``rebuild`` refills it.
 """
 

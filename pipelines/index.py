@@ -1,5 +1,5 @@
-"""SQLite index: one ``articles`` row per article (FTS5 trigram kept by
-triggers), a ``failures`` row per recorded failure.
+"""SQLite index: one ``articles`` row per article (and its entries in the
+bigram search index, ``crawler.search``), a ``failures`` row per recorded failure.
 
 Rows are upserted by ``info_code`` in batches, each batch in one transaction
 after one ``syncfs`` of the archive's file system; this is the last stage, so a

@@ -60,6 +60,62 @@ def test_only_finews_functions_are_offloaded() -> None:
         _name_of(lambda: None)
 
 
+class Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+
+def test_offload_falls_back_to_the_crawl_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offload.call: answers from the worker; the function's own errors as they
+    are; arguments that do not pickle, a worker that cannot start or that died:
+    the call runs here, nothing is lost."""
+    import crawler.offload as offload_module
+    from crawler.search import bigram_text
+
+    async def main() -> None:
+        stats = Stats()
+        offload = offload_module.Offload(1, stats, needs_reactor=False)
+        try:
+            assert await offload.call(bigram_text, "央行降息") == "央行 行降 降息 息"
+            with pytest.raises(UnsafePathError):
+                await offload.call(inside, Path("/tmp/a"), "../b")
+            assert not offload.broken
+            lam = lambda: None  # noqa: E731 - does not pickle
+            assert await offload.call(bigram_text, lam) == bigram_text(lam)
+            assert stats.values == {"finews/offload/calls": 3, "finews/offload/local": 1}
+            assert not offload.broken
+            (worker,) = offload.workers
+            os.kill(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
+            for _ in range(50):  # until the reader has seen the EOF
+                got = await offload.call(bigram_text, "涨停")
+                assert got == "涨停 停"
+                if offload.broken:
+                    break
+                await asyncio.sleep(0.02)
+            assert offload.broken and stats.values["finews/offload/died"] == 1
+            assert await offload.call(bigram_text, "a") == "a"  # local from now on
+        finally:
+            offload.close()
+
+        def no_processes(*args: object, **kwargs: object) -> None:
+            raise OSError("fork: resource temporarily unavailable")
+
+        monkeypatch.setattr(offload_module.subprocess, "Popen", no_processes)
+        stats = Stats()
+        offload = offload_module.Offload(1, stats, needs_reactor=False)
+        assert await offload.call(bigram_text, "央行") == "央行 行"
+        assert offload.broken and stats.values["finews/offload/local"] == 1
+        offload.close()
+
+    asyncio.run(main())
+    # Outside a crawl (no running loop, or not Twisted's asyncio reactor): local.
+    assert not offload_module.Offload(1, Stats()).enabled
+
+
 def worker_pids(parent: int) -> list[int]:
     out = subprocess.run(
         ["ps", "-o", "pid=,args=", "--ppid", str(parent)], capture_output=True, text=True
