@@ -51,6 +51,11 @@ def archivable(replica: Replica) -> list[dict]:
     ]
 
 
+def posts_of(archive: Path) -> dict[Path, bytes]:
+    """Every post of an archive: path (relative) -> bytes."""
+    return {p.relative_to(archive): p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
+
+
 def read_post(path: Path) -> tuple[dict, str, str]:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("---\n")
@@ -278,11 +283,7 @@ def test_choice_first_gives_the_same_posts(crawled, tmp_path: Path) -> None:
         settings={"FINEWS_PAGE_SIZE": "20", "FINEWS_BODY_SOURCE": "choice"},
         expect_exit=5,
     )
-    ours = {p.relative_to(archive): p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
-    theirs = {
-        p.relative_to(crawled["archive"]): p.read_bytes()
-        for p in (crawled["archive"] / "_posts").rglob("*.md")
-    }
+    ours, theirs = posts_of(archive), posts_of(crawled["archive"])
     assert ours == theirs
     db = sqlite3.connect(archive / "finews.db")
     sources = dict(db.execute("SELECT body_source, count(*) FROM articles GROUP BY 1").fetchall())
@@ -356,11 +357,7 @@ def test_workers_off_gives_the_same_archive(crawled, tmp_path: Path) -> None:
         settings={"FINEWS_PAGE_SIZE": "20", "FINEWS_WORKERS": "0"},
         expect_exit=5,
     )
-    ours = {p.relative_to(archive): p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
-    theirs = {
-        p.relative_to(crawled["archive"]): p.read_bytes()
-        for p in (crawled["archive"] / "_posts").rglob("*.md")
-    }
+    ours, theirs = posts_of(archive), posts_of(crawled["archive"])
     assert len(ours) == n and ours == theirs
     db = sqlite3.connect(archive / "finews.db")
     query = f"SELECT {ROW_COLUMNS} FROM articles ORDER BY info_code"
