@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from lxml import etree
 from parsel import Selector
 
 from crawler.items import ListEntry
@@ -290,6 +291,18 @@ def _media_from_items(items: list[str]) -> str:
     return ""
 
 
+def _inner_html(element: Any) -> str:
+    """The element's content as HTML: what ``xpath("node()").getall()`` joins
+    (text as it is, each child serialized without its tail, then the tail as
+    text), without a Selector per node (~36 per article page)."""
+    parts = [element.text] if element.text else []
+    for child in element:
+        parts.append(etree.tostring(child, method="html", encoding="unicode", with_tail=False))
+        if child.tail:
+            parts.append(child.tail)
+    return "".join(parts)
+
+
 def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, str]:
     """Article page -> (fields, "") or (None, reason).
 
@@ -307,7 +320,7 @@ def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, st
     body = sel.css("#ContentBody")
     if not body:
         return None, "no #ContentBody"
-    body_html = "".join(body[0].xpath("node()").getall())
+    body_html = _inner_html(body[0].root)
     if sel.css("div.newsContent"):
         page = PageArticle(
             title=_text(sel, "div.newsContent > h1"),
