@@ -1,14 +1,58 @@
 """The archive's committed skeleton (Jekyll config, layouts, pages, Datasette
-metadata) and how a fresh archive directory gets it."""
+metadata and plugin) and how an archive directory gets it and keeps it current.
+
+An archive directory other than the repository's ``archive/`` gets a copy of
+each skeleton file. Those copies are finews's code as much as the files
+here (the Datasette ``search`` query, the plugin), so a newer finews must be
+able to update them without overwriting what a user changed on purpose:
+
+- ``.skeleton.json`` in the archive records the sha256 of every file as
+  finews wrote it; a file still holding those bytes is untouched and is
+  replaced by the current version;
+- archives made before that record existed are recognised by
+  ``EARLIER_VERSIONS`` (the sha256 of every earlier committed version);
+- any other content is the user's: left alone, with a warning.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import shutil
 from pathlib import Path
 
+from crawler.files import atomic_write
+
+logger = logging.getLogger(__name__)
+
 SKELETON_DIR = Path(__file__).resolve().parent.parent / "archive"
+MANIFEST = ".skeleton.json"
 # Generated content never comes from the skeleton.
 _GENERATED = {"_posts", "old_post", "raw", "logs", "_site", ".jekyll-cache", "category"}
+# Files the archive directory gets at run time (the repository's archive/ is
+# also the default archive): never part of the skeleton.
+_RUNTIME = {"status.json", ".lock", ".browser-probe.json", ".jekyll-metadata", MANIFEST}
+
+# sha256 of the earlier committed versions of skeleton files, from
+# ``git log --format=%H -- archive/<file>`` and ``git show <commit>:archive/<file>``.
+EARLIER_VERSIONS: dict[str, frozenset[str]] = {
+    "_config.yml": frozenset({"614352a438e663e6498e87ef84620f72af974e2c6be3846d7d6cf49afb02c36a"}),
+    "metadata.yml": frozenset(
+        {
+            "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
+            "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
+        }
+    ),
+    "plugins/finews_search.py": frozenset(
+        {
+            "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
+            "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
+        }
+    ),
+}
+
+_warned: set[Path] = set()
 
 
 def skeleton_files() -> list[Path]:
@@ -19,22 +63,57 @@ def skeleton_files() -> list[Path]:
         if (
             path.is_file()
             and rel.parts[0] not in _GENERATED
+            and rel.name not in _RUNTIME
             and not rel.name.startswith("finews.db")
+            and "__pycache__" not in rel.parts
         ):
             files.append(rel)
     return files
 
 
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def ensure_skeleton(archive_dir: Path) -> list[Path]:
-    """Copy missing skeleton files into ``archive_dir``; never overwrite. Returns what was copied."""
+    """Copy missing skeleton files into ``archive_dir`` and update untouched
+    copies of earlier versions; returns what was written."""
     archive_dir.mkdir(parents=True, exist_ok=True)
     if archive_dir.resolve() == SKELETON_DIR:
         return []
-    copied = []
+    manifest_path = archive_dir / MANIFEST
+    try:
+        recorded: dict[str, str] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            recorded = {}
+    except (OSError, ValueError):
+        recorded = {}
+    manifest = dict(recorded)
+    written = []
     for rel in skeleton_files():
+        key = rel.as_posix()
+        source = SKELETON_DIR / rel
         target = archive_dir / rel
+        current = source.read_bytes()
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(SKELETON_DIR / rel, target)
-            copied.append(rel)
-    return copied
+            shutil.copyfile(source, target)
+            written.append(rel)
+            manifest[key] = _sha(current)
+            continue
+        have = _sha(target.read_bytes())
+        if have == _sha(current):
+            manifest[key] = have
+        elif have == recorded.get(key) or have in EARLIER_VERSIONS.get(key, ()):
+            atomic_write(target, current)
+            written.append(rel)
+            manifest[key] = _sha(current)
+            logger.info("updated %s to this finews's version", target)
+        elif target not in _warned:
+            _warned.add(target)
+            logger.warning(
+                "%s differs from finews's %s and was changed by hand: not updated", target, source
+            )
+    if manifest != recorded:
+        atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    return written

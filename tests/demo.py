@@ -81,7 +81,9 @@ def main() -> int:
             env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
         )
         print(f"  site:      {out}/index.html")
-    print(f"browse:  .venv/bin/datasette {archive / 'finews.db'}")
+    print(
+        f"browse:  make serve ARCHIVE={archive}   (Datasette with the archive's metadata and search plugin)"
+    )
     return 0
 
 
