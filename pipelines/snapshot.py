@@ -26,7 +26,6 @@ import base64
 import hashlib
 import io
 import json
-import re
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -72,9 +71,6 @@ def _http_headers(resp: Fetched) -> StatusAndHeaders:
     return StatusAndHeaders(f"{resp.status} -", headers, protocol="HTTP/1.1")
 
 
-_ASCII = re.compile(r"^[\x20-\x7e]*$")
-
-
 def _b32_sha1(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
@@ -87,14 +83,35 @@ def _record(headers: list[tuple[str, str]], block: bytes) -> bytes:
     return compressor.compress(head.encode("utf-8") + block + b"\r\n\r\n") + compressor.flush()
 
 
+def _header_line(line: str) -> bytes:
+    """One HTTP header line as it was on the wire: ``Fetched`` headers are
+    latin-1 decodings of the received bytes, so latin-1 gives those bytes back;
+    text that is not latin-1 (headers a browser reported) is written as UTF-8."""
+    try:
+        return line.encode("latin-1")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "replace")
+
+
+def _http_block(resp: Fetched) -> bytes:
+    http = _http_headers(resp)
+    lines = [f"HTTP/1.1 {http.statusline}"]
+    for name, value in http.headers:
+        # A browser reports repeated headers joined by newlines: one line each,
+        # so no value can break the header block.
+        for part in value.replace("\r", "").split("\n"):
+            lines.append(f"{name}: {part}")
+    return b"\r\n".join(_header_line(line) for line in lines) + b"\r\n\r\n"
+
+
 def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
     """Gzipped WARC records (metadata first) for ``responses``. Deterministic.
 
-    Writes the records itself: the bytes :func:`warc_bytes_warcio` writes
-    (same header order, digests and gzip members; tests/test_snapshot.py
-    compares them), at a quarter of the cost, without warcio's per-record
-    builder and parser objects. A non-ASCII HTTP header or URL, which warcio
-    encodes its own way, goes through warcio.
+    Writes the records itself (same header order, digests and gzip members as
+    warcio, whose bytes :func:`warc_bytes_warcio` gives and tests/test_snapshot.py
+    compares), at a quarter of the cost. Header values that are not ASCII keep
+    their received bytes (warcio would percent-encode them, or fail: a value
+    like ``;\x80=0`` made it raise).
     """
     parts: list[bytes] = []
     if metadata is not None:
@@ -109,15 +126,9 @@ def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None)
             ("WARC-Block-Digest", digest),
             ("Content-Type", "application/json"),
         ]
-        if not all(_ASCII.match(v) for _k, v in headers):
-            return warc_bytes_warcio(responses, metadata)
         parts.append(_record(headers, payload))
     for resp in responses:
-        http = _http_headers(resp)
-        lines = [http.statusline] + [f"{k}: {v}" for k, v in http.headers]
-        if not all(_ASCII.match(line) for line in lines) or not _ASCII.match(resp.url):
-            return warc_bytes_warcio(responses, metadata)
-        block = ("HTTP/1.1 " + "\r\n".join(lines) + "\r\n\r\n").encode("ascii") + resp.body
+        block = _http_block(resp) + resp.body
         headers = [
             ("WARC-Record-ID", _record_id(resp.key)),
             ("WARC-Date", _warc_date(resp.fetched_at)),
@@ -132,7 +143,7 @@ def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None)
 
 
 def warc_bytes_warcio(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
-    """:func:`warc_bytes` written by warcio (the reference; and for non-ASCII headers)."""
+    """:func:`warc_bytes` written by warcio: the reference for plain-ASCII headers."""
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True)
     if metadata is not None:
