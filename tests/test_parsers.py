@@ -171,3 +171,20 @@ def test_split_ids_keeps_legacy_urls_whole() -> None:
         legacy,
         "202206142411662088",
     ]
+
+
+def test_impossible_times_give_no_date() -> None:
+    """A Choice answer or a page showing a time that does not exist (month 31,
+    found by the chaos run's fuzzing) gives no date, never a wrong one: the
+    list's showTime is used, or validation records the article as failed."""
+    answer = (
+        '{"id":"NW202611233592418806","title":"标题","showTime":"2026-31-23 09:12:00",'
+        '"mediaName":"中国经济网","text":"<p>正文</p>"}'
+    )
+    text, reason = em.parse_choice_text(answer, "")
+    assert reason == "" and text is not None and text.published == ""
+    ok = answer.replace("2026-31-23", "2026-11-23")
+    assert em.parse_choice_text(ok, "")[0].published == "2026-11-23 09:12:00"
+    assert em._page_time("2026年31月23日 09:12") == ""
+    assert em._page_time("2026年02月30日 09:12") == ""
+    assert em._page_time("2026年11月23日 09:12") == "2026-11-23 09:12:00"

@@ -267,7 +267,9 @@ def _page_time(text: str) -> str:
     if not m:
         return ""
     y, mo, d, h, mi, s = m.groups()
-    return f"{y}-{int(mo):02d}-{int(d):02d} {int(h):02d}:{mi}:{s or '00'}"
+    value = f"{y}-{int(mo):02d}-{int(d):02d} {int(h):02d}:{mi}:{s or '00'}"
+    # A page may show an impossible time ("2026年31月23日"): no date rather than a wrong one.
+    return value if valid_show_time(value) else ""
 
 
 def _media(text: str) -> str:
@@ -374,7 +376,7 @@ def parse_choice_text(text: str, url: str = "") -> tuple[ChoiceText | None, str]
         text=_str(doc.get("text")),
         content=_str(doc.get("content")),
         title=_str(doc.get("title")),
-        published=show_time if SHOW_TIME_RE.match(show_time) else "",
+        published=show_time if valid_show_time(show_time) else "",
         media=_str(doc.get("mediaName")),
     )
     if not result.text.strip():

@@ -211,7 +211,7 @@ def parse_rendered_share_dom(html: str, url: str) -> tuple[RenderedShare | None,
     title = _text(sel.css("#newsTitle")[0]) if sel.css("#newsTitle") else ""
     info = _text(sel.css("#newsInfo")[0]) if sel.css("#newsInfo") else ""
     m = SHOW_TIME_IN_TEXT.search(info)
-    published = m.group(1) if m else ""
+    published = m.group(1) if m and em.valid_show_time(m.group(1)) else ""
     media = (info[: m.start()] + info[m.end() :]).strip() if m else info.strip()
     return (
         RenderedShare(text=body, title=title, published=published, media=media, source="dom"),
