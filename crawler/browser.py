@@ -610,7 +610,9 @@ class RenderAddon:
 
         mode = (settings.get("FINEWS_RENDER") or "auto").strip().lower()
         # The launch check is remembered in the archive (a dotfile Jekyll skips).
-        cache = Path(settings.get("FINEWS_ARCHIVE_DIR") or "archive") / PROBE_CACHE_NAME
+        from crawler.config import FinewsConfig
+
+        cache = FinewsConfig.from_settings(settings).archive_dir / PROBE_CACHE_NAME
         exe, status = resolve_browser(mode, settings.get("FINEWS_CHROMIUM") or "", cache)
         settings.set("FINEWS_RENDER_EXECUTABLE", exe or "", priority="cmdline")
         settings.set("FINEWS_RENDER_STATUS", status, priority="cmdline")

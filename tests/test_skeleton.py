@@ -63,22 +63,14 @@ def test_untouched_old_copies_are_updated_changed_ones_kept(
     assert "changed by hand" in caplog.text
 
 
-def git_versions(rel: str) -> set[str]:
-    commits = subprocess.run(
-        ["git", "log", "--format=%H", "--", f"archive/{rel}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    return {
-        sha(
-            subprocess.run(
-                ["git", "show", f"{c}:archive/{rel}"], cwd=ROOT, capture_output=True, check=True
-            ).stdout
-        )
-        for c in commits
-    }
+def git(*args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, check=True).stdout
+
+
+def committed_versions(rel: str) -> list[bytes]:
+    """Every committed content of ``archive/<rel>``, newest first."""
+    commits = git("log", "--format=%H", "--", f"archive/{rel}").decode().split()
+    return [git("show", f"{c}:archive/{rel}") for c in commits]
 
 
 @pytest.mark.parametrize("rel", sorted(EARLIER_VERSIONS))
@@ -87,22 +79,14 @@ def test_earlier_versions_are_the_committed_ones(rel: str, tmp_path: Path) -> No
     and an archive holding an earlier one (made before the manifest) gets the
     current one."""
     current = sha((SKELETON_DIR / rel).read_bytes())
-    history = git_versions(rel)
+    versions = committed_versions(rel)
+    history = {sha(v) for v in versions}
     assert history, "no history: run the tests in a git clone"
     assert EARLIER_VERSIONS[rel] <= history
     assert history - {current} <= EARLIER_VERSIONS[rel]
     if not EARLIER_VERSIONS[rel]:
         return
-    commits = subprocess.run(
-        ["git", "log", "--format=%H", "--", f"archive/{rel}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    old = subprocess.run(
-        ["git", "show", f"{commits[-1]}:archive/{rel}"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
+    old = versions[-1]  # the first committed version
     assert sha(old) in EARLIER_VERSIONS[rel]
     ensure_skeleton(tmp_path)
     (tmp_path / rel).write_bytes(old)
