@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 
 from bench.synth import COLUMNS, columns_of, index_of, synth_article  # noqa: E402
 from tests.replica import pages  # noqa: E402
+from tests.replica.server import list_item  # noqa: E402
 
 JSON_TYPE = b"application/json;charset=UTF-8"
 HTML_TYPE = b"text/html; charset=utf-8"
@@ -54,23 +55,6 @@ NOT_FOUND = pages.not_found_page().encode("utf-8")
 
 def _json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def list_entry(art: dict[str, Any], wanted: list[int]) -> dict[str, str]:
-    """A ``data.list[]`` item, as ``tests.replica.server.list_item`` writes it."""
-    code = art["code"]
-    column = next((c for c in art["columns"] if c in wanted), art["columns"][0])
-    return {
-        "code": code,
-        "np_dst": art["np_dst"],
-        "showTime": art["showTime"],
-        "title": art["title"],
-        "mediaName": art["mediaName"],
-        "summary": art["summary"],
-        "image": art["image"],
-        "url": f"http://finance.eastmoney.com/news/1{column},{code}.html",
-        "uniqueUrl": f"http://finance.eastmoney.com/a/{code}.html",
-    }
 
 
 class App:
@@ -146,7 +130,7 @@ class App:
                     "page_index": page,
                     "page_size": size,
                     "totle_hits": len(hits),
-                    "list": [list_entry(synth_article(i), wanted) for i in chunk],
+                    "list": [list_item(synth_article(i), wanted) for i in chunk],
                 },
             }
         )

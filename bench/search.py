@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import importlib.util
 import itertools
 import json
 import math
@@ -57,19 +56,10 @@ sys.path.insert(0, str(ROOT))
 from crawler.database import SCHEMA, connect, ensure_schema  # noqa: E402
 from crawler.search import check_search  # noqa: E402
 from pipelines.index import upsert_articles  # noqa: E402
+from tests.searchdata import SERVE_SETTINGS, load_plugin  # noqa: E402
 
 ARCHIVE = ROOT / "archive"
 
-# The settings of `make serve` (kept in step with tests/searchdata.py).
-SERVE_SETTINGS = {
-    "default_allow_sql": False,
-    "allow_download": False,
-    "allow_csv_stream": False,
-    "suggest_facets": False,
-    "sql_time_limit_ms": 3000,
-    "facet_time_limit_ms": 500,
-    "max_returned_rows": 1000,
-}
 
 # Financial news vocabulary, most frequent first (Zipf weights by rank):
 # function words, then general and market words, names, phrases.
@@ -361,16 +351,6 @@ def sizes(path: Path) -> dict[str, int]:
     return groups
 
 
-def load_plugin() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "finews_search_bench", ARCHIVE / "plugins" / "finews_search.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def pick_queries(path: Path, k: int, seed: int = 7) -> dict[int, list[str]]:
     """Half real words, half substrings of random articles (all CJK)."""
     rnd = random.Random(seed)
@@ -433,7 +413,7 @@ def summary(times: list[float]) -> str:
 
 def run_queries(directory: Path, k: int, scans: int) -> None:
     path = directory / "finews.db"
-    plugin = load_plugin()
+    plugin = load_plugin("finews_search_bench")
     canned = yaml.safe_load((ARCHIVE / "metadata.yml").read_text("utf-8"))["databases"]["finews"][
         "queries"
     ]["search"]["sql"]

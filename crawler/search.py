@@ -426,11 +426,12 @@ def rebuild_search(db: Any) -> None:
 
 @contextmanager
 def search_paused(db: Any) -> Iterator[None]:
-    """For bulk loads (``scrapy rebuild``): drop the search triggers, the
-    costly part of a write (~2-3 ms per article in SQL), and refill the index
-    once at the end in Python (~0.3 ms per article). Safe with concurrent
-    writers: whoever calls ``ensure_search`` meanwhile puts the triggers back
-    and rebuilds, and the exit rebuilds again."""
+    """For bulk loads by writers other than ``upsert_articles`` (which keeps
+    the index itself and needs none of this): drop the search triggers, the
+    costly part of such a write (~2 ms per article in SQL), and refill the
+    index once at the end in Python. Safe with concurrent writers: whoever
+    calls ``ensure_search`` meanwhile puts the triggers back and rebuilds, and
+    the exit rebuilds again."""
     conn = _conn(db)
     ensure_search(conn)
     with _Transaction(conn):

@@ -21,6 +21,7 @@ whitespace-separated word of ``query`` occurs in the title, summary or body
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 from dataclasses import dataclass
@@ -47,6 +48,15 @@ SERVE_SETTINGS: dict[str, object] = {
     "facet_time_limit_ms": 500,
     "max_returned_rows": 1000,
 }
+
+
+def load_plugin(name: str = "finews_search_under_test") -> Any:
+    """archive/plugins/finews_search.py as a module (for its query rewriting)."""
+    spec = importlib.util.spec_from_file_location(name, ARCHIVE / "plugins" / "finews_search.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def serve_args() -> list[str]:

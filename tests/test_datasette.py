@@ -12,7 +12,6 @@ maintenance (triggers, rebuild) is checked on the database directly.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import sqlite3
 import subprocess
@@ -51,22 +50,12 @@ from tests.searchdata import (
     build,
     codes,
     expected,
+    load_plugin,
     row_of,
     serve_args,
 )
 
 DATASETTE = Path(sys.executable).with_name("datasette")
-
-
-def load_plugin() -> Any:
-    """archive/plugins/finews_search.py as a module (for its query rewriting)."""
-    spec = importlib.util.spec_from_file_location(
-        "finews_search_under_test", ARCHIVE / "plugins" / "finews_search.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 PLUGIN = load_plugin()
