@@ -58,6 +58,7 @@ class BareSpider(scrapy.Spider):
         "EXTENSIONS": {
             "crawler.extensions.ArchiveLogFile": None,
             "crawler.extensions.CrawlRunRecorder": None,
+            "crawler.gctune.GcTuning": None,
         },
     }
 

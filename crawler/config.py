@@ -51,6 +51,7 @@ class FinewsConfig:
     refresh_every: float
     max_failed_share: float
     workers: int  # worker processes for the pipelines' heavy work (crawler.offload)
+    gc_threshold: int = 50_000  # crawler.gctune; 0 = Python's defaults
     # Backoff (crawler.middlewares.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
     backoff_base: float = 2.0
     backoff_max: float = 120.0
@@ -105,6 +106,7 @@ class FinewsConfig:
             refresh_every=settings.getfloat("FINEWS_REFRESH_EVERY", 6.0),
             max_failed_share=settings.getfloat("FINEWS_MAX_FAILED_SHARE", 0.2),
             workers=max(0, settings.getint("FINEWS_WORKERS", 1)),
+            gc_threshold=max(0, settings.getint("FINEWS_GC_THRESHOLD", 50_000)),
             backoff_base=max(0.01, settings.getfloat("FINEWS_BACKOFF_BASE", 2.0)),
             backoff_max=max(0.01, settings.getfloat("FINEWS_BACKOFF_MAX", 120.0)),
             backoff_recover=max(1, settings.getint("FINEWS_BACKOFF_RECOVER", 20)),

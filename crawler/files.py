@@ -42,6 +42,10 @@ def inside(root: Path, relpath: str) -> Path:
     return Path(path)
 
 
+#: Directories this process made or found (``atomic_write`` makes each once).
+_DIRECTORIES: set[str] = set()
+
+
 def atomic_write(path: Path, data: bytes, durable: bool = True) -> bool:
     """Write ``data`` to ``path`` via a temp file and ``os.replace``.
 
@@ -50,26 +54,39 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> bool:
     file before the rename; the archive pipelines turn it off and rely on the
     index stage's :func:`sync_filesystem` per batch.
     """
+    name = os.fspath(path)
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        if os.stat(name).st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    directory, base = os.path.split(name)
+    directory = directory or os.curdir
+    if directory not in _DIRECTORIES:
+        os.makedirs(directory, exist_ok=True)
+        _DIRECTORIES.add(directory)
     # One writer per archive (the archive lock): a per-process temp name is
     # unique, and cheaper than mkstemp's random ones. A dotfile, so Jekyll
     # never publishes a leftover of a killed write.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = os.path.join(directory, f".{base}.{os.getpid()}.tmp")
     # 0o666 less the umask, as any new file (mkstemp's 0o600 made posts
     # unreadable to a web server running as another user).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    except FileNotFoundError:  # the directory was removed since: make it again
+        _DIRECTORIES.discard(directory)
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked
+                view = view[os.write(fd, view) :]
             if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp, path)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

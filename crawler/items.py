@@ -6,7 +6,9 @@ Spiders build them from parser output; pipelines fill in the derived fields
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 @dataclass
@@ -24,11 +26,12 @@ class Fetched:
     fetched_at: str  # ISO 8601 UTC, e.g. "2026-11-24T02:16:58Z"
     method: str = "GET"
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """A stable id of this response (used to write shared list pages once)."""
-        import hashlib
+        """A stable id of this response (used to write shared list pages once).
 
+        Cached: a list answer (~50 entries) is shared by every article it
+        listed and asked for its key by each; responses are never changed."""
         h = hashlib.sha1()
         h.update(self.url.encode())
         h.update(b"\0")

@@ -20,7 +20,8 @@ memory) fails its calls over to the crawl process: the work is redone there
 and nothing is lost; it is logged once and counted. Workers start at the
 first call (a no-op cron run starts none) and are closed with the spider.
 
-Settings: FINEWS_WORKERS. Stats: ``finews/offload/calls``,
+Settings: FINEWS_WORKERS, FINEWS_GC_THRESHOLD (crawler.gctune, in the workers too).
+Stats: ``finews/offload/calls``,
 ``finews/offload/local`` (calls run in the crawl process after a worker died),
 ``finews/offload/died``.
 """
@@ -76,12 +77,12 @@ def _resolve(name: str) -> Callable[..., Any]:
 class _Worker:
     """One worker process and the calls waiting for its answers."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, gc_threshold: int = 0) -> None:
         parent, child = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.offload", str(child.fileno())],
+            [sys.executable, "-m", "crawler.offload", str(child.fileno()), str(gc_threshold)],
             pass_fds=[child.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -165,12 +166,16 @@ class _Worker:
 class Offload:
     """The crawl's workers (one set per crawler, shared by the stages)."""
 
-    def __init__(self, workers: int, stats: Any, needs_reactor: bool = True) -> None:
+    def __init__(
+        self, workers: int, stats: Any, needs_reactor: bool = True, gc_threshold: int = 0
+    ) -> None:
         self.size = max(0, workers)
+        self.gc_threshold = gc_threshold
         self.stats = stats
         self.needs_reactor = needs_reactor
         self.workers: list[_Worker] = []
         self.broken = False
+        self._usable_loop: asyncio.AbstractEventLoop | None = None  # checked already
 
     @classmethod
     def for_crawler(cls, crawler: Any) -> Offload:
@@ -180,7 +185,8 @@ class Offload:
 
             from crawler.config import FinewsConfig
 
-            offload = cls(FinewsConfig.from_settings(crawler.settings).workers, crawler.stats)
+            cfg = FinewsConfig.from_settings(crawler.settings)
+            offload = cls(cfg.workers, crawler.stats, gc_threshold=cfg.gc_threshold)
             crawler._finews_offload = offload
             crawler.signals.connect(offload.close, signal=signals.spider_closed)
         return offload
@@ -192,19 +198,23 @@ class Offload:
         if self.size == 0 or self.broken:
             return False
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
-        if not self.needs_reactor:
+        if loop is self._usable_loop:  # asked three times per article
             return True
-        from scrapy.utils.reactor import is_asyncio_reactor_installed
+        if self.needs_reactor:
+            from scrapy.utils.reactor import is_asyncio_reactor_installed
 
-        return is_asyncio_reactor_installed()
+            if not is_asyncio_reactor_installed():
+                return False
+        self._usable_loop = loop
+        return True
 
     def _worker(self) -> _Worker:
         loop = asyncio.get_running_loop()
         if not self.workers:
-            self.workers = [_Worker(loop) for _ in range(self.size)]
+            self.workers = [_Worker(loop, self.gc_threshold) for _ in range(self.size)]
         return min(self.workers, key=lambda w: len(w.waiting))
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -281,4 +291,8 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group: the crawl shuts down gracefully
     # and closes the socket; the worker leaves when it reads that EOF.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if len(sys.argv) > 2:
+        from crawler.gctune import tune_gc
+
+        tune_gc(int(sys.argv[2]))
     serve(int(sys.argv[1]))

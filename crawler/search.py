@@ -374,12 +374,24 @@ def triggers_aside(db: Any) -> Iterator[None]:
     conn.execute(f"DELETE FROM {WRITER_TABLE}")
 
 
-def _by_info_code(conn: sqlite3.Connection, info_codes: list[str], template: str) -> None:
-    values = _python_bigrams(conn)
+def _by_info_code(conn: sqlite3.Connection, info_codes: list[str], insert: str) -> None:
+    # The bigram text is computed here, in one stretch, and bound as parameters:
+    # the ``finews_bigrams`` SQL function would be called back per column and
+    # row, and on a crawl's writer thread each callback has to win the GIL
+    # back from the reactor (thousands of thread switches per crawl).
     for start in range(0, len(info_codes), 500):
         chunk = info_codes[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        conn.execute(template.format(values=values, key=key_sql("articles"), marks=marks), chunk)
+        stored = conn.execute(
+            f"SELECT {key_sql('articles')}, {_COLS} FROM articles WHERE info_code IN ({marks})",
+            chunk,
+        ).fetchall()
+        conn.executemany(
+            insert, [(key, *(bigram_text(value) for value in values)) for key, *values in stored]
+        )
+
+
+_VALUE_MARKS = ", ".join("?" * len(SEARCH_COLUMNS))
 
 
 def index_articles(db: Any, info_codes: list[str]) -> None:
@@ -387,8 +399,7 @@ def index_articles(db: Any, info_codes: list[str]) -> None:
     _by_info_code(
         _conn(db),
         info_codes,
-        f"INSERT INTO {SEARCH_TABLE} (rowid, {_COLS}) "
-        "SELECT {key}, {values} FROM articles WHERE info_code IN ({marks})",
+        f"INSERT INTO {SEARCH_TABLE} (rowid, {_COLS}) VALUES (?, {_VALUE_MARKS})",
     )
 
 
@@ -399,7 +410,7 @@ def unindex_articles(db: Any, info_codes: list[str]) -> None:
         _conn(db),
         info_codes,
         f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, {_COLS}) "
-        "SELECT 'delete', {key}, {values} FROM articles WHERE info_code IN ({marks})",
+        f"VALUES ('delete', ?, {_VALUE_MARKS})",
     )
 
 

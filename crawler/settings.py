@@ -51,6 +51,10 @@ FINEWS_DB_BATCH = 100
 # WARC records, file writes), so a crawl uses a second core. 0 = all in the
 # crawl process (same output). See crawler/offload.py.
 FINEWS_WORKERS = 1
+# Python's cyclic garbage collector runs every this many net allocations
+# (Python's default: 700), after freezing the start-up objects; 0 leaves
+# Python's defaults. See crawler/gctune.py.
+FINEWS_GC_THRESHOLD = 50_000
 # A run fails (status "partial", exit 5) when fewer than this share of the
 # listed articles get title, date and body, or more than this share of
 # requests fail.
@@ -124,7 +128,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 # response's output, however few items it has: ~100 tasks and ~300 queue
 # operations per article page that yields one item. finews's stages are
 # synchronous anyway; 8 is plenty for a list page's progress items.
-CONCURRENT_ITEMS = 8
+CONCURRENT_ITEMS = 1
 
 DOWNLOADER_MIDDLEWARES = {
     # First of all: a rewritten request is scheduled anew, so it must be
@@ -152,6 +156,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.ArchiveLogFile": 0,
     "crawler.extensions.CrawlRunRecorder": 500,
+    "crawler.gctune.GcTuning": 900,
 }
 
 # Applies FINEWS_RENDER: scrapy-playwright's handler, launch options and

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,6 +190,32 @@ _URL_QUOTE_RE = re.compile(r"[\s\"<>\\^`{|}]")
 # --------------------------------------------------------------------------- public API
 
 
+_PARSERS = threading.local()
+
+
+def _html_parser() -> lxml.html.HTMLParser:
+    """lxml.html's parser with every element an ``HtmlElement`` chosen in C.
+
+    lxml.html picks each element's class in a Python callback (``<form>`` gets
+    a FormElement, ...) every time a node is touched from Python: ~220 calls
+    per article, 13 % of the cleaning time. Nothing here uses the form
+    classes. One parser per thread: lxml parsers are not thread-safe.
+    """
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = lxml.html.HTMLParser()
+        parser.set_element_class_lookup(
+            etree.ElementDefaultClassLookup(
+                element=lxml.html.HtmlElement,
+                comment=lxml.html.HtmlComment,
+                pi=lxml.html.HtmlProcessingInstruction,
+                entity=lxml.html.HtmlEntity,
+            )
+        )
+        _PARSERS.parser = parser
+    return parser
+
+
 def parse_fragment(html: str) -> lxml.html.HtmlElement:
     """Parse an HTML fragment leniently; return the ``<body>`` holding it.
 
@@ -197,7 +224,7 @@ def parse_fragment(html: str) -> lxml.html.HtmlElement:
     empty. libxml2 flattens nesting deeper than about 255 levels.
     """
     text = _BAD_CHARS_RE.sub("", html)
-    doc = lxml.html.document_fromstring("<html><body>" + text)
+    doc = lxml.html.document_fromstring("<html><body>" + text, parser=_html_parser())
     body = doc.find("body")
     if body is None:  # pragma: no cover - libxml2 always creates it
         body = etree.SubElement(doc, "body")

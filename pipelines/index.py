@@ -14,6 +14,7 @@ Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats: ``finews/index/archived``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import deque
@@ -191,12 +192,13 @@ class IndexPipeline:
     """The last stage: rows for articles (batched), failures and list progress.
 
     Every database write runs on one worker thread with a connection of its
-    own, in the order the items came: SQLite (upsert, the two search indexes)
-    and the file-system sync release the GIL, so a batch is written while the
+    own, in the order the items came: SQLite (upsert, the search index) and
+    the file-system sync release the GIL, so a batch is written while the
     reactor goes on downloading and parsing (a batch of 100 takes ~50-100 ms,
-    which on the reactor thread stopped the crawl). At most two batches wait;
-    a third blocks the reactor until the oldest is written (memory stays
-    bounded). A write that fails is logged and counted; its rows are missing,
+    which on the reactor thread stopped the crawl). When more than two writes
+    are queued, the item that queued one waits (asynchronously) for the
+    oldest; the reactor is never blocked, and the items held back stop the
+    downloads through Scrapy's scraper limit (memory stays bounded). A write that fails is logged and counted; its rows are missing,
     so the run ends "failed" (fetched articles not indexed). ``close_spider``
     waits for every write.
 
@@ -259,14 +261,40 @@ class IndexPipeline:
             self.stats.inc_value("finews/index/errors")
             logger.error("index write failed: %s", error, exc_info=error)
 
-    def _submit(self, fn: Any, *args: Any) -> None:
+    def _submit(self, fn: Any, *args: Any) -> Future[None] | None:
+        """Queue a write (in order); the write to wait for when too many are queued."""
         assert self.writer is not None, "IndexPipeline is not open"
         while self.waiting and self.waiting[0].done():
             self._settle(self.waiting.popleft())
-        if len(self.waiting) >= self.MAX_WAITING:
-            wait([self.waiting[0]])  # back-pressure: the writer is behind
-            self._settle(self.waiting.popleft())
         self.waiting.append(self.writer.submit(fn, *args))
+        return self.waiting[0] if len(self.waiting) > self.MAX_WAITING else None
+
+    def _behind(self, oldest: Future[None] | None, item: Any) -> Any:
+        """``item``, once ``oldest`` is written when the writer is behind.
+
+        In a crawl the item waits (a coroutine) and the reactor goes on; the
+        items waiting in the pipelines hold their responses, so Scrapy's
+        scraper limit (SCRAPER_SLOT_MAX_ACTIVE_SIZE) stops the downloads
+        before memory grows. Without an event loop, the caller blocks.
+        """
+        if oldest is None:
+            return item
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            wait([oldest])
+            self._settle_done()
+            return item
+        return self._when_written(oldest, item)
+
+    async def _when_written(self, oldest: Future[None], item: Any) -> Any:
+        await asyncio.wait([asyncio.wrap_future(oldest)])
+        self._settle_done()
+        return item
+
+    def _settle_done(self) -> None:
+        while self.waiting and self.waiting[0].done():
+            self._settle(self.waiting.popleft())
 
     def _write_rows(self, rows: list[dict[str, Any]]) -> None:
         # The snapshots and posts these rows name were written without an
@@ -287,20 +315,22 @@ class IndexPipeline:
         write_failure(self.db, item, run_id, at)
         self.stats.inc_value("finews/index/failures")
 
-    def flush(self) -> None:
-        if self.pending:
-            rows, self.pending = self.pending, []
-            self._submit(self._write_rows, rows)
+    def flush(self) -> Future[None] | None:
+        if not self.pending:
+            return None
+        rows, self.pending = self.pending, []
+        return self._submit(self._write_rows, rows)
 
     def process_item(self, item: Any) -> Any:
+        oldest = None
         if isinstance(item, Article):
             self.pending.append(article_row(item))
             if len(self.pending) >= self.batch:
-                self.flush()
+                oldest = self.flush()
         elif isinstance(item, ListProgress):
-            self._submit(self._write_progress, item)
+            oldest = self._submit(self._write_progress, item)
         elif isinstance(item, Failure):
-            self._submit(
+            oldest = self._submit(
                 self._write_failure, item, self.stats.get_value("finews/run_id"), utc_now()
             )
-        return item
+        return self._behind(oldest, item)

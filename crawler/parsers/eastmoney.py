@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from lxml import etree
 from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from crawler.items import ListEntry
 
@@ -57,7 +58,16 @@ def valid_show_time(value: str) -> bool:
     if not SHOW_TIME_RE.match(value):
         return False
     try:
-        datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+        # The fields' positions are fixed by the pattern; datetime() checks the
+        # ranges (strptime does the same, ~10x slower: twice per article page).
+        datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+        )
     except ValueError:
         return False
     return True
@@ -258,8 +268,32 @@ class PageArticle:
     template: str = ""  # "current" | "old"
 
 
-def _text(sel: Selector, css: str) -> str:
-    return " ".join(t.strip() for t in sel.css(css + " ::text").getall() if t.strip())
+def _css(query: str) -> etree.XPath:
+    """A CSS query compiled once, as parsel would run it (``Selector.css``):
+    lxml compiles an XPath string on every ``.xpath()`` call, ~10 µs each."""
+    return etree.XPath(css2xpath(query), smart_strings=False)
+
+
+def _texts(query: str) -> etree.XPath:
+    """The text nodes under what ``query`` matches (parsel's ``query ::text``)."""
+    return _css(query + " ::text")
+
+
+_CONTENT_BODY = _css("#ContentBody")
+_OLD_TEMPLATE = _css("div.newsContent")
+_OLD_TITLE = _texts("div.newsContent > h1")
+_OLD_TIME = _texts("div.Info div.time")
+_OLD_SOURCE = _texts("div.Info div.source")
+_OLD_SUMMARY = _texts("div.b-review")
+_INFO_ITEMS = _css("div.tipbox div.infos div.item")
+_ALL_TEXT = _texts("")
+_TITLE_IN_WRAP = _texts("div.contentwrap div.title")
+_TITLE = _texts("div.title")
+_SUMMARY = _texts("div.abstract div.txt")
+
+
+def _text(root: Any, texts: etree.XPath) -> str:
+    return " ".join(t.strip() for t in texts(root) if t.strip())
 
 
 def _page_time(text: str) -> str:
@@ -319,26 +353,27 @@ def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, st
         sel = Selector(text=html)
     except Exception as exc:  # lxml refuses some garbage
         return None, f"unparseable HTML: {exc}"
-    body = sel.css("#ContentBody")
+    root = sel.root
+    body = _CONTENT_BODY(root)
     if not body:
         return None, "no #ContentBody"
-    body_html = _inner_html(body[0].root)
-    if sel.css("div.newsContent"):
+    body_html = _inner_html(body[0])
+    if _OLD_TEMPLATE(root):
         page = PageArticle(
-            title=_text(sel, "div.newsContent > h1"),
-            published=_page_time(_text(sel, "div.Info div.time")),
-            media=_media(_text(sel, "div.Info div.source")),
-            summary=_text(sel, "div.b-review"),
+            title=_text(root, _OLD_TITLE),
+            published=_page_time(_text(root, _OLD_TIME)),
+            media=_media(_text(root, _OLD_SOURCE)),
+            summary=_text(root, _OLD_SUMMARY),
             body_html=body_html,
             template="old",
         )
     else:
-        items = [_text(s, "") for s in sel.css("div.tipbox div.infos div.item")]
+        items = [_text(el, _ALL_TEXT) for el in _INFO_ITEMS(root)]
         page = PageArticle(
-            title=_text(sel, "div.contentwrap div.title") or _text(sel, "div.title"),
+            title=_text(root, _TITLE_IN_WRAP) or _text(root, _TITLE),
             published=next((_page_time(t) for t in items if _page_time(t)), ""),
             media=_media_from_items(items),
-            summary=_text(sel, "div.abstract div.txt"),
+            summary=_text(root, _SUMMARY),
             body_html=body_html,
             template="current",
         )
