@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from scrapy.settings import BaseSettings
+# Annotations only: the offload worker imports this module without Scrapy.
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 
 class ConfigError(ValueError):

@@ -126,9 +126,20 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 # Scrapy starts CONCURRENT_ITEMS (default 100) asyncio worker tasks for every
 # response's output, however few items it has: ~100 tasks and ~300 queue
-# operations per article page that yields one item. finews's stages are
-# synchronous anyway; 8 is plenty for a list page's progress items.
+# operations per article page that yields one item. A finews callback yields
+# at most one or two items (an article, a list's progress); responses are
+# still processed concurrently (CONCURRENT_REQUESTS).
 CONCURRENT_ITEMS = 1
+
+# Spider middlewares finews has no use for, each a layer of async generators
+# around every callback's output: depth (no DEPTH_LIMIT; a list is walked by
+# page number), URL length (finews builds its URLs) and the meta-copy warning
+# (a development aid; finews builds each request's meta).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 
 DOWNLOADER_MIDDLEWARES = {
     # First of all: a rewritten request is scheduled anew, so it must be

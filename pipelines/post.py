@@ -20,10 +20,9 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from scrapy.crawler import Crawler
 from xpinyin import Pinyin
 
 from crawler.config import FinewsConfig
@@ -33,6 +32,10 @@ from crawler.offload import Offload
 from crawler.rotation import posts_dir_for
 from crawler.skeleton import ensure_skeleton
 from pipelines.markdown import html_to_markdown
+
+# Annotations only: the offload worker imports this module without Scrapy.
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 _PINYIN = Pinyin()
 # Characters kept in a slug besides letters and digits: the existing archive

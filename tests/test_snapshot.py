@@ -91,3 +91,28 @@ def test_read_back(tmp_path) -> None:
     assert records[1].body == resp.body
     assert ("X-Archive-Orig-Content-Encoding", "gzip") in records[1].headers
     assert records[1].date == "2026-11-24T02:16:58Z"
+
+
+def test_window_sizes_give_warcio_bytes() -> None:
+    """Each record is compressed with the smallest window that holds it: at
+    and around every window boundary (2^9..2^15 bytes, minus zlib's 262 of
+    lookahead) and past the largest, the bytes are still warcio's."""
+    import random
+
+    rnd = random.Random(7)
+    words = [b"\xe5\xa4\xae\xe8\xa1\x8c", b"<p>", b"</p>", b"600519", b" ", b"\n", b"rate"]
+    sizes = [0, 1, 100]
+    for bits in range(9, 16):
+        edge = (1 << bits) - 262
+        sizes += [edge - 400, edge - 300, edge - 1, edge, edge + 1]
+    sizes += [40_000, 70_000]
+    for size in sizes:
+        body = b"".join(rnd.choice(words) for _ in range(size))[: max(size - 200, 0)]
+        resp = Fetched(
+            url="https://finance.eastmoney.com/a/202206142411662101.html",
+            status=200,
+            headers=[("Content-Type", "text/html")],
+            body=body,
+            fetched_at="2026-11-24T02:16:58Z",
+        )
+        assert warc_bytes([resp]) == warc_bytes_warcio([resp]), size
