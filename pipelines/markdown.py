@@ -94,8 +94,12 @@ _OL_START_RE = re.compile(r"(\d+)\.(?=[ \t]|$)")  # kramdown's LIST_START_OL
 
 _ASCII_WS_RUN_RE = re.compile(r"[ \t\r\n\f]+")
 _MD_SPECIAL_RE = re.compile(
+    # The lookahead (a first character some branch starts with) changes no
+    # match; it lets the regex engine skip other characters fast: 3x quicker
+    # on Chinese text, where this ran at every position of every paragraph.
+    r"""(?=[\]\\`*_\[<>|#$!"'{}&~.\-])(?:"""
     r"""\]:|[\\`*_\[\]<>|#$!"'{}]|-{2,}|\.{3,}|~{2,}"""
-    r"""|&(?=\#[0-9]+;|\#[xX][0-9a-fA-F]+;|[\w:][\w.:-]*;)"""
+    r"""|&(?=\#[0-9]+;|\#[xX][0-9a-fA-F]+;|[\w:][\w.:-]*;))"""
 )
 # "`" too: in a table row kramdown looks for code spans before it knows about HTML.
 _RAW_SPECIAL_RE = re.compile(r"""[&<>"{}|`]""")
@@ -249,6 +253,8 @@ def _render(tokens: list[Token], in_table: bool = False) -> str:
             out.append(f"<{tag}>" if kind == "open" else f"</{tag}>")
 
     line = _ASCII_WS_RUN_RE.sub(" ", "".join(out))
+    if "<br />" not in line:  # what the loop below would come to, without its scans
+        return line.strip()
     previous = None
     while previous != line:
         previous = line

@@ -464,3 +464,13 @@ def test_property_never_raises_and_output_is_safe(html: str) -> None:
     # Deterministic and idempotent.
     assert clean_body(html, BASE) == result
     assert clean_body(result.html, BASE).html == result.html
+
+
+def test_edge_characters_are_the_whitespace_class() -> None:
+    """``_EDGE_CHARS`` (for str.strip) holds exactly what ``[_EDGE_WS]`` matches."""
+    import re
+
+    from pipelines.clean import _EDGE_CHARS, _EDGE_WS
+
+    matched = "".join(chr(c) for c in range(0x110000) if re.fullmatch(f"[{_EDGE_WS}]", chr(c)))
+    assert matched == _EDGE_CHARS
