@@ -474,3 +474,38 @@ def test_edge_characters_are_the_whitespace_class() -> None:
 
     matched = "".join(chr(c) for c in range(0x110000) if re.fullmatch(f"[{_EDGE_WS}]", chr(c)))
     assert matched == _EDGE_CHARS
+
+
+def test_promo_patterns_combined_match_as_each() -> None:
+    """The one combined promo regex (with its first-character lookahead)
+    matches exactly where one of PROMO_PATTERNS does."""
+    import random
+
+    from pipelines.clean import _PROMO_RE, PROMO_PATTERNS
+
+    rnd = random.Random(3)
+    pieces = [
+        "下载",
+        "东方财富",
+        "APP",
+        "app",
+        "客户端",
+        "扫码",
+        "关注",
+        "公众号",
+        "长按",
+        "二维码",
+        "，",
+        "文本",
+        "天天基金",
+        "查看",
+        "识别",
+        "戳",
+        "Choice",
+        "终端",
+        " ",
+    ]
+    for _ in range(20000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 8)))
+        expected = any(p.search(text) for p in PROMO_PATTERNS)
+        assert (_PROMO_RE.search(text) is not None) == expected, text
