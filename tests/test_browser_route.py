@@ -8,6 +8,7 @@ records why.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -119,3 +120,21 @@ def test_render_always_gives_the_same_posts(fast_posts: dict[Path, bytes], tmp_p
         "browser": len(fast_posts) - 1,
         "page": 1,
     }
+
+
+def test_playwright_starts_only_for_a_page_to_render(tmp_path: Path) -> None:
+    """The browser route is on in both runs; Playwright (a Node driver) starts
+    in the first, which renders a share page (for the article that has a body
+    nowhere), and not in the second, which has nothing to fetch a body for."""
+    archive = tmp_path / "archive"
+    settings = {**SMALL, "FINEWS_RENDER": "auto"}
+    with Replica() as replica:
+        first = run_crawl(archive, replica.url, settings=settings, expect_exit=5)
+        second = run_crawl(archive, replica.url, settings=settings, expect_exit=None)
+    assert "browser route on" in first.stderr and "browser route on" in second.stderr
+    db = sqlite3.connect(archive / "finews.db")
+    stats = [json.loads(s) for (s,) in db.execute("SELECT stats FROM crawl_runs ORDER BY id")]
+    assert stats[0].get("playwright/page_count", 0) >= 1
+    assert first.stderr.count("Starting download handler") == 1
+    assert "playwright/page_count" not in stats[1]
+    assert "Starting download handler" not in second.stderr
