@@ -9,6 +9,11 @@ the answer, so the reactor downloads and parses the next pages meanwhile, on
 another core. ``FINEWS_WORKERS = 0`` runs everything in the crawl process (the
 results are the same bytes either way; tests/test_crawl_e2e.py compares).
 
+Lanes: the stages share the ``FINEWS_WORKERS`` processes; a named lane
+(``Offload.for_crawler(crawler, lane="index")``: the database writes) has one
+process of its own, whose calls run one at a time in the order they were
+made. ``ps`` shows each worker's lane as its last argument.
+
 Protocol: a socket pair per worker, frames of a 4-byte big-endian length and
 a pickle: ``(request id, "module:function", args)`` one way, ``(request id,
 ok, result or exception)`` the other. Only functions of finews's own packages
@@ -17,8 +22,10 @@ ok, result or exception)`` the other. Only functions of finews's own packages
 Failure handling: an exception raised by the function is raised again in the
 crawl process (as if it had run there). A worker that dies (killed, out of
 memory) fails its calls over to the crawl process: the work is redone there
-and nothing is lost; it is logged once and counted. Workers start at the
-first call (a no-op cron run starts none) and are closed with the spider.
+and nothing is lost (in order: a lane's calls fail over in the order they
+were made); it is logged once and counted. Workers start at the first call
+(a no-op cron run starts the index lane's only, for its column progress) and
+are closed with the spider.
 
 Settings: FINEWS_WORKERS, FINEWS_GC_THRESHOLD (crawler.gctune, in the workers too).
 Stats: ``finews/offload/calls``,
@@ -78,7 +85,9 @@ def _resolve(name: str) -> Callable[..., Any]:
 class _Worker:
     """One worker process and the calls waiting for its answers."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, gc_threshold: int = 0) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, gc_threshold: int = 0, lane: str = ""
+    ) -> None:
         parent, child = socket.socketpair()
         # Room in the kernel for many calls each way: what does not fit waits in
         # the crawl process's buffer until its busy loop flushes it, and the
@@ -91,7 +100,15 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.offload", str(child.fileno()), str(gc_threshold)],
+            # The lane is only for the eye (ps): "stages" or its name.
+            [
+                sys.executable,
+                "-m",
+                "crawler.offload",
+                str(child.fileno()),
+                str(gc_threshold),
+                lane or "stages",
+            ],
             pass_fds=[child.fileno()],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -176,9 +193,15 @@ class Offload:
     """The crawl's workers (one set per crawler, shared by the stages)."""
 
     def __init__(
-        self, workers: int, stats: Any, needs_reactor: bool = True, gc_threshold: int = 0
+        self,
+        workers: int,
+        stats: Any,
+        needs_reactor: bool = True,
+        gc_threshold: int = 0,
+        lane: str = "",
     ) -> None:
         self.size = max(0, workers)
+        self.lane = lane
         self.gc_threshold = gc_threshold
         self.stats = stats
         self.needs_reactor = needs_reactor
@@ -187,16 +210,22 @@ class Offload:
         self._usable_loop: asyncio.AbstractEventLoop | None = None  # checked already
 
     @classmethod
-    def for_crawler(cls, crawler: Any) -> Offload:
-        offload = getattr(crawler, "_finews_offload", None)
+    def for_crawler(cls, crawler: Any, lane: str = "") -> Offload:
+        """The crawler's workers for ``lane``: ``""`` (FINEWS_WORKERS processes,
+        shared by the stages) or a named lane of its own (one process when
+        FINEWS_WORKERS > 0, none otherwise), whose calls run one at a time in
+        the order they were made (the database writes)."""
+        attr = f"_finews_offload_{lane}" if lane else "_finews_offload"
+        offload = getattr(crawler, attr, None)
         if offload is None:
             from scrapy import signals
 
             from crawler.config import FinewsConfig
 
             cfg = FinewsConfig.from_settings(crawler.settings)
-            offload = cls(cfg.workers, crawler.stats, gc_threshold=cfg.gc_threshold)
-            crawler._finews_offload = offload
+            size = min(cfg.workers, 1) if lane else cfg.workers
+            offload = cls(size, crawler.stats, gc_threshold=cfg.gc_threshold, lane=lane)
+            setattr(crawler, attr, offload)
             crawler.signals.connect(offload.close, signal=signals.spider_closed)
         return offload
 
@@ -223,7 +252,7 @@ class Offload:
     def _worker(self) -> _Worker:
         loop = asyncio.get_running_loop()
         if not self.workers:
-            self.workers = [_Worker(loop, self.gc_threshold) for _ in range(self.size)]
+            self.workers = [_Worker(loop, self.gc_threshold, self.lane) for _ in range(self.size)]
         return min(self.workers, key=lambda w: len(w.waiting))
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:

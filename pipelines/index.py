@@ -17,19 +17,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any
-
-from scrapy.crawler import Crawler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.database import connect
 from crawler.files import sync_filesystem
 from crawler.items import Article, Failure, ListProgress
+from crawler.offload import Offload
 from crawler.search import index_articles, triggers_aside, unindex_articles
 from pipelines.post import category_slug
+
+# Annotations only: the index lane's worker imports this module without Scrapy.
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -188,28 +193,78 @@ def write_failure(db: Any, item: Failure, run_id: int | None, at: str) -> None:
         db["failures"].insert(failure_row(item, run_id, at))
 
 
+# ---------------------------------------------------------------- the writes, by path
+# What a write needs, by value: these run in the index lane's worker process
+# (crawler.offload), or in the crawl process when that worker is gone. Each
+# process (and thread) keeps its own connection per database.
+_CONNECTIONS: dict[tuple[str, int], Any] = {}
+
+
+def _database(db_path: str) -> Any:
+    key = (db_path, threading.get_ident())
+    db = _CONNECTIONS.get(key)
+    if db is None:
+        db = _CONNECTIONS[key] = connect(db_path)
+    return db
+
+
+def write_rows_at(db_path: str, archive_dir: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Make the batch's files durable, then upsert its rows: (inserted, updated)."""
+    # The snapshots and posts these rows name were written without an fsync
+    # each (crawler.files): one sync of the file system makes them durable
+    # before the rows say they exist.
+    sync_filesystem(Path(archive_dir))
+    return upsert_articles(_database(db_path), rows)
+
+
+def write_progress_at(db_path: str, item: ListProgress) -> None:
+    write_column_state(_database(db_path), item)
+
+
+def write_failure_at(
+    db_path: str, archive_dir: str, item: Failure, run_id: int | None, at: str
+) -> None:
+    if item.snapshot:
+        sync_filesystem(Path(archive_dir))
+    write_failure(_database(db_path), item, run_id, at)
+
+
+def close_database(db_path: str) -> None:
+    db = _CONNECTIONS.pop((db_path, threading.get_ident()), None)
+    if db is not None:
+        db.close()
+
+
 class IndexPipeline:
     """The last stage: rows for articles (batched), failures and list progress.
 
-    Every database write runs on one worker thread with a connection of its
-    own, in the order the items came: SQLite (upsert, the search index) and
-    the file-system sync release the GIL, so a batch is written while the
-    reactor goes on downloading and parsing (a batch of 100 takes ~50-100 ms,
-    which on the reactor thread stopped the crawl). When more than two writes
-    are queued, the item that queued one waits (asynchronously) for the
-    oldest; the reactor is never blocked, and the items held back stop the
-    downloads through Scrapy's scraper limit (memory stays bounded). A write that fails is logged and counted; its rows are missing,
-    so the run ends "failed" (fetched articles not indexed). ``close_spider``
-    waits for every write.
+    The writes run in the order the items came, away from the reactor thread:
 
-    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats:
+    - in a crawl (FINEWS_WORKERS > 0), in a worker process of their own (the
+      ``index`` lane of crawler.offload): SQLite, the bigram text of the search
+      index and the file-system sync then use the second core without taking
+      the reactor's GIL (~4 % faster than a thread). A worker that dies hands
+      its writes to the crawl process (crawler.offload), nothing is lost;
+    - otherwise (FINEWS_WORKERS = 0, or no event loop: tests), on one thread
+      with a connection of its own (SQLite and the sync release the GIL).
+
+    When more than two writes are queued, the item that queued one waits
+    (asynchronously in a crawl) for the oldest; the reactor is never blocked,
+    and the items held back stop the downloads through Scrapy's scraper limit
+    (memory stays bounded). A write that fails is logged and counted; its
+    rows are missing, so the run ends "failed" (fetched articles not indexed).
+    ``close_spider`` waits for every write.
+
+    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_WORKERS. Stats:
     ``finews/index/archived``, ``finews/index/updated``,
     ``finews/index/failures``, ``finews/index/errors``.
     """
 
     MAX_WAITING = 2
 
-    def __init__(self, crawler: Crawler, cfg: FinewsConfig, batch: int) -> None:
+    def __init__(
+        self, crawler: Crawler, cfg: FinewsConfig, batch: int, lane: Offload | None = None
+    ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.cfg = cfg
@@ -218,17 +273,21 @@ class IndexPipeline:
         self.db: Any = None  # the worker thread's connection (sqlite3 objects stay in their thread)
         self.writer: ThreadPoolExecutor | None = None
         self.waiting: deque[Future[None]] = deque()
+        self.lane = lane
+        self.offloaded = False  # set at open: writes go to the lane
+        self.sent: deque[asyncio.Future[None]] = deque()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
         cfg = FinewsConfig.from_settings(crawler.settings)
-        return cls(crawler, cfg, cfg.db_batch)
+        return cls(crawler, cfg, cfg.db_batch, Offload.for_crawler(crawler, lane="index"))
 
     def open_spider(self, spider: Any = None) -> None:
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="finews-index")
         # Opened (schema checked) before the first item, so a broken database
         # fails the run at its start, as it did on the reactor thread.
         self.writer.submit(self._open).result()
+        self.offloaded = self.lane is not None and self.lane.enabled
 
     def _open(self) -> None:
         self.db = connect(self.cfg.db_path)
@@ -238,8 +297,14 @@ class IndexPipeline:
             self.db.close()
             self.db = None
 
-    def close_spider(self, spider: Any = None) -> None:
+    def close_spider(self, spider: Any = None) -> Any:
         self.flush()
+        if self.offloaded:
+            return self._close_offloaded()
+        self._close_thread()
+        return None
+
+    def _close_thread(self) -> None:
         if self.writer is None:
             return
         self.writer.submit(self._close)
@@ -248,8 +313,19 @@ class IndexPipeline:
             self._settle(self.waiting.popleft())
         self.writer = None
 
+    async def _close_offloaded(self) -> None:
+        while self.sent:
+            await self.sent.popleft()
+        assert self.lane is not None
+        try:
+            await self.lane.call(close_database, str(self.cfg.db_path))
+        except Exception as e:  # the rows are written; a failed close loses nothing
+            logger.warning("closing the index database failed: %s", e)
+        self._close_thread()
+
     def wait_written(self) -> None:
-        """Write what is pending and wait until every write so far is done."""
+        """Write what is pending and wait until every write so far is done
+        (the thread; for tests that read the database between items)."""
         self.flush()
         while self.waiting:
             wait([self.waiting[0]])
@@ -258,27 +334,61 @@ class IndexPipeline:
     def _settle(self, future: Future[None]) -> None:
         error = future.exception()
         if error is not None:
-            self.stats.inc_value("finews/index/errors")
-            logger.error("index write failed: %s", error, exc_info=error)
+            self._failed(error)
 
-    def _submit(self, fn: Any, *args: Any) -> Future[None] | None:
-        """Queue a write (in order); the write to wait for when too many are queued."""
+    def _failed(self, error: BaseException) -> None:
+        self.stats.inc_value("finews/index/errors")
+        logger.error("index write failed: %s", error, exc_info=error)
+
+    # ------------------------------------------------------------ queueing a write
+
+    def _submit(self, fn: Any, *args: Any) -> Any:
+        """Queue a write (in order); what to wait for when too many are queued."""
+        if self.offloaded:
+            assert self.lane is not None
+            while self.sent and self.sent[0].done():
+                self.sent.popleft()
+            self.sent.append(asyncio.ensure_future(self._in_lane(fn, *args)))
+            return self.sent[0] if len(self.sent) > self.MAX_WAITING else None
         assert self.writer is not None, "IndexPipeline is not open"
         while self.waiting and self.waiting[0].done():
             self._settle(self.waiting.popleft())
-        self.waiting.append(self.writer.submit(fn, *args))
+        on_thread = {
+            write_rows_at: self._write_rows,
+            write_progress_at: self._write_progress,
+            write_failure_at: self._write_failure,
+        }[fn]
+        # The thread has its own connection: the arguments but the path.
+        self.waiting.append(self.writer.submit(on_thread, *args[1:]))
         return self.waiting[0] if len(self.waiting) > self.MAX_WAITING else None
 
-    def _behind(self, oldest: Future[None] | None, item: Any) -> Any:
+    async def _in_lane(self, fn: Any, *args: Any) -> None:
+        assert self.lane is not None
+        try:
+            done = await self.lane.call(fn, *args)
+        except Exception as e:
+            self._failed(e)
+            return
+        self._count(fn, done)
+
+    def _count(self, fn: Any, done: Any) -> None:
+        if fn is write_rows_at:
+            inserted, updated = done
+            self.stats.inc_value("finews/index/archived", inserted)
+            self.stats.inc_value("finews/index/updated", updated)
+        elif fn is write_failure_at:
+            self.stats.inc_value("finews/index/failures")
+
+    def _behind(self, oldest: Any, item: Any) -> Any:
         """``item``, once ``oldest`` is written when the writer is behind.
 
-        In a crawl the item waits (a coroutine) and the reactor goes on; the
-        items waiting in the pipelines hold their responses, so Scrapy's
-        scraper limit (SCRAPER_SLOT_MAX_ACTIVE_SIZE) stops the downloads
-        before memory grows. Without an event loop, the caller blocks.
+        In a crawl the item waits (a coroutine) and the reactor goes on;
+        without an event loop, the caller blocks.
         """
         if oldest is None:
             return item
+        if isinstance(oldest, asyncio.Future):
+            return self._when_sent(oldest, item)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -286,6 +396,10 @@ class IndexPipeline:
             self._settle_done()
             return item
         return self._when_written(oldest, item)
+
+    async def _when_sent(self, oldest: asyncio.Future[None], item: Any) -> Any:
+        await asyncio.wait([oldest])
+        return item
 
     async def _when_written(self, oldest: Future[None], item: Any) -> Any:
         await asyncio.wait([asyncio.wrap_future(oldest)])
@@ -296,30 +410,38 @@ class IndexPipeline:
         while self.waiting and self.waiting[0].done():
             self._settle(self.waiting.popleft())
 
-    def _write_rows(self, rows: list[dict[str, Any]]) -> None:
-        # The snapshots and posts these rows name were written without an
-        # fsync each (crawler.files): one sync of the file system makes them
-        # durable before the rows say they exist.
-        sync_filesystem(self.cfg.archive_dir)
+    # ------------------------------------------------------------ the thread's writes
+
+    def _write_rows(self, archive_dir: str, rows: list[dict[str, Any]]) -> None:
+        sync_filesystem(Path(archive_dir))
         inserted, updated = upsert_articles(self.db, rows)
         # Only this thread touches these keys while the crawl runs.
-        self.stats.inc_value("finews/index/archived", inserted)
-        self.stats.inc_value("finews/index/updated", updated)
+        self._count(write_rows_at, (inserted, updated))
 
     def _write_progress(self, item: ListProgress) -> None:
         write_column_state(self.db, item)
 
-    def _write_failure(self, item: Failure, run_id: int | None, at: str) -> None:
+    def _write_failure(self, archive_dir: str, item: Failure, run_id: int | None, at: str) -> None:
         if item.snapshot:
-            sync_filesystem(self.cfg.archive_dir)
+            sync_filesystem(Path(archive_dir))
         write_failure(self.db, item, run_id, at)
-        self.stats.inc_value("finews/index/failures")
+        self._count(write_failure_at, None)
 
-    def flush(self) -> Future[None] | None:
+    # ------------------------------------------------------------ items
+
+    def flush(self) -> Any:
         if not self.pending:
             return None
         rows, self.pending = self.pending, []
-        return self._submit(self._write_rows, rows)
+        return self._submit(write_rows_at, self._db_path, self._archive, rows)
+
+    @property
+    def _db_path(self) -> str:
+        return str(self.cfg.db_path)
+
+    @property
+    def _archive(self) -> str:
+        return str(self.cfg.archive_dir)
 
     def process_item(self, item: Any) -> Any:
         oldest = None
@@ -328,9 +450,10 @@ class IndexPipeline:
             if len(self.pending) >= self.batch:
                 oldest = self.flush()
         elif isinstance(item, ListProgress):
-            oldest = self._submit(self._write_progress, item)
+            oldest = self._submit(write_progress_at, self._db_path, item)
         elif isinstance(item, Failure):
+            run_id = self.stats.get_value("finews/run_id")
             oldest = self._submit(
-                self._write_failure, item, self.stats.get_value("finews/run_id"), utc_now()
+                write_failure_at, self._db_path, self._archive, item, run_id, utc_now()
             )
         return self._behind(oldest, item)

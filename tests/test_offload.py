@@ -116,17 +116,23 @@ def test_offload_falls_back_to_the_crawl_process(monkeypatch: pytest.MonkeyPatch
     assert not offload_module.Offload(1, Stats()).enabled
 
 
-def worker_pids(parent: int) -> list[int]:
+def worker_pids(parent: int, lane: str) -> list[int]:
     out = subprocess.run(
         ["ps", "-o", "pid=,args=", "--ppid", str(parent)], capture_output=True, text=True
     ).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "crawler.offload" in line]
+    return [
+        int(line.split()[0])
+        for line in out.splitlines()
+        if "crawler.offload" in line and line.split()[-1] == lane
+    ]
 
 
-def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
-    """SIGKILL the worker while a crawl is busy: its calls are redone in the
-    crawl process; every article is archived once, the run ends ok, and the
-    death is logged and counted."""
+@pytest.mark.parametrize("lane", ["stages", "index"])
+def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path, lane: str) -> None:
+    """SIGKILL a worker while a crawl is busy, the stages' (clean, WARC,
+    post) or the database writer's: its calls are redone in the crawl
+    process; every article is archived once, the run ends ok, and the death
+    is logged and counted."""
     n = 1200
     archive = tmp_path / "archive"
     with FastReplica(n) as replica:
@@ -138,7 +144,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline and proc.poll() is None:
             posts = sum(1 for _ in (archive / "_posts").rglob("*.md")) if archive.exists() else 0
-            pids = worker_pids(proc.pid)
+            pids = worker_pids(proc.pid, lane)
             if pids and posts >= 50:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append((pids[0], posts))
