@@ -280,20 +280,70 @@ def _texts(query: str) -> etree.XPath:
 
 
 _CONTENT_BODY = _css("#ContentBody")
-_OLD_TEMPLATE = _css("div.newsContent")
 _OLD_TITLE = _texts("div.newsContent > h1")
 _OLD_TIME = _texts("div.Info div.time")
 _OLD_SOURCE = _texts("div.Info div.source")
 _OLD_SUMMARY = _texts("div.b-review")
-_INFO_ITEMS = _css("div.tipbox div.infos div.item")
 _ALL_TEXT = _texts("")
-_TITLE_IN_WRAP = _texts("div.contentwrap div.title")
-_TITLE = _texts("div.title")
-_SUMMARY = _texts("div.abstract div.txt")
 
 
 def _text(root: Any, texts: etree.XPath) -> str:
-    return " ".join(t.strip() for t in texts(root) if t.strip())
+    return _joined(texts(root))
+
+
+def _joined(texts: list[str]) -> str:
+    return " ".join(t.strip() for t in texts if t.strip())
+
+
+# How XPath's normalize-space splits @class (what a CSS class selector tests).
+_CLASS_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+class _Divs:
+    """The page's ``div`` elements by class, from one walk: the current
+    template's queries answered without an XPath over the whole page each
+    (~20 µs apiece). Same elements, in document order, as the CSS queries
+    they replace (``div.a div.b``: a ``div.b`` inside a ``div.a``)."""
+
+    def __init__(self, root: Any) -> None:
+        self.by_class: dict[str, list[Any]] = {}
+        for div in root.iter("div"):
+            value = div.get("class")
+            if value:
+                for token in dict.fromkeys(_CLASS_SPACE.split(value)):
+                    if token:
+                        self.by_class.setdefault(token, []).append(div)
+
+    def of(self, token: str) -> list[Any]:
+        return self.by_class.get(token, [])
+
+    def within(self, token: str, *outer: str) -> list[Any]:
+        """``div.<outer[0]> … div.<outer[-1]> div.<token>``."""
+        chain = [set(self.of(name)) for name in outer]
+        found = []
+        for div in self.of(token):
+            need = len(chain) - 1  # match the chain innermost first, up the ancestors
+            for ancestor in div.iterancestors("div"):
+                if need < 0:
+                    break
+                if ancestor in chain[need]:
+                    need -= 1
+            if need < 0:
+                found.append(div)
+        return found
+
+
+def _texts_in(elements: list[Any]) -> list[str]:
+    """The text nodes under ``elements`` (document order, each once), as
+    ``<their query> ::text`` gives them."""
+    chosen: set[Any] = set()
+    texts: list[str] = []
+    for element in elements:
+        if any(ancestor in chosen for ancestor in element.iterancestors()):
+            continue  # its text is in an earlier element's
+        chosen.add(element)
+        texts.extend(_ALL_TEXT(element))
+    return texts
 
 
 def _page_time(text: str) -> str:
@@ -358,7 +408,8 @@ def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, st
     if not body:
         return None, "no #ContentBody"
     body_html = _inner_html(body[0])
-    if _OLD_TEMPLATE(root):
+    divs = _Divs(root)
+    if divs.of("newsContent"):
         page = PageArticle(
             title=_text(root, _OLD_TITLE),
             published=_page_time(_text(root, _OLD_TIME)),
@@ -368,12 +419,13 @@ def parse_article_page(html: str, url: str = "") -> tuple[PageArticle | None, st
             template="old",
         )
     else:
-        items = [_text(el, _ALL_TEXT) for el in _INFO_ITEMS(root)]
+        items = [_text(el, _ALL_TEXT) for el in divs.within("item", "tipbox", "infos")]
         page = PageArticle(
-            title=_text(root, _TITLE_IN_WRAP) or _text(root, _TITLE),
+            title=_joined(_texts_in(divs.within("title", "contentwrap")))
+            or _joined(_texts_in(divs.of("title"))),
             published=next((_page_time(t) for t in items if _page_time(t)), ""),
             media=_media_from_items(items),
-            summary=_text(root, _SUMMARY),
+            summary=_joined(_texts_in(divs.within("txt", "abstract"))),
             body_html=body_html,
             template="current",
         )
