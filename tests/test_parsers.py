@@ -188,3 +188,41 @@ def test_impossible_times_give_no_date() -> None:
     assert em._page_time("2026年31月23日 09:12") == ""
     assert em._page_time("2026年02月30日 09:12") == ""
     assert em._page_time("2026年11月23日 09:12") == "2026-11-23 09:12:00"
+
+
+def test_class_walk_finds_what_the_css_queries_find() -> None:
+    """The page parser answers its current-template queries from one walk
+    over the divs (``_Divs``); parsel's CSS engine is the reference, on pages
+    with nested, repeated and oddly spaced classes."""
+    import random
+
+    from parsel import Selector
+
+    from crawler.parsers.eastmoney import _Divs, _texts_in
+
+    classes = ["title", "contentwrap", "tipbox", "infos", "item", "abstract", "txt", "x"]
+    classes += ["title x", " title\t", "TITLE", "title\xa0y", "infos item", "tipbox infos"]
+    rnd = random.Random(11)
+
+    def page(depth: int = 0) -> str:
+        parts = []
+        for _ in range(rnd.randrange(1, 4)):
+            if depth > 5 or rnd.random() < 0.3:
+                parts.append(rnd.choice(["标题", " ", "来源：新华社", "\n"]))
+            else:
+                parts.append(f'<div class="{rnd.choice(classes)}">{page(depth + 1)}</div>')
+        return "".join(parts)
+
+    queries = {
+        "div.tipbox div.infos div.item": ("item", "tipbox", "infos"),
+        "div.contentwrap div.title": ("title", "contentwrap"),
+        "div.abstract div.txt": ("txt", "abstract"),
+        "div.title": ("title",),
+    }
+    for _ in range(300):
+        sel = Selector(text=f"<html><body>{page()}</body></html>")
+        divs = _Divs(sel.root)
+        for css, (token, *outer) in queries.items():
+            expected = [s.root for s in sel.css(css)]
+            assert divs.within(token, *outer) == expected, css
+            assert _texts_in(expected) == sel.css(css + " ::text").getall(), css
