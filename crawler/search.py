@@ -72,6 +72,7 @@ index, ``rebuild`` refills it.
 from __future__ import annotations
 
 import argparse
+import operator
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -107,7 +108,10 @@ def bigram_text(text: Any) -> str | None:
     if not isinstance(text, str):
         text = str(text)
     text = text.split("\0", 1)[0]
-    return " ".join(text[i : i + 2] for i in range(len(text)))
+    if len(text) < 2:
+        return text
+    # Each character with the next, then the last one alone (as the SQL twin).
+    return " ".join(map(operator.add, text, text[1:])) + " " + text[-1]
 
 
 def _positions_sql(count: str) -> str:

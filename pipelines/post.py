@@ -228,8 +228,10 @@ class PostPipeline:
         return self._written(item, *write_post(path, item, self.site_url))
 
     async def _offloaded(self, item: Article, path: Path) -> Article:
-        # What the post needs, without the responses (the worker would copy them).
-        slim = dataclasses.replace(item, body_html="", list_responses=[], body_responses=[])
+        # What the post needs: not the responses or the text (the worker would copy them).
+        slim = dataclasses.replace(
+            item, body_html="", body_text="", list_responses=[], body_responses=[]
+        )
         done = await self.offload.call(write_post, path, slim, self.site_url)
         return self._written(item, *done)
 
