@@ -98,7 +98,7 @@ class Run:
     cpu: float = 0.0  # user + system seconds of the process
     stats: dict[str, Any] = field(default_factory=dict)
     stderr: str = ""
-    child_rss_mb: float = 0.0  # peak RSS of its largest child process (the worker)
+    child_rss_mb: float = 0.0  # its child processes' (the workers') peak RSS, added
 
     @property
     def elapsed(self) -> float:
@@ -114,12 +114,14 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
     deadline = time.monotonic() + timeout
-    peak_kb = child_kb = 0
+    peak_kb = 0
+    child_peaks: dict[int, int] = {}
     while True:
         peak_kb = max(peak_kb, vm_hwm_kb(proc.pid))
-        # The crawl's worker processes (crawler.offload): the largest one's peak.
+        # The crawl's worker processes (crawler.offload: the stages', the database
+        # writer's): each one's peak, added below (an upper bound of their sum).
         for child in child_pids(proc.pid):
-            child_kb = max(child_kb, vm_hwm_kb(child))
+            child_peaks[child] = max(child_peaks.get(child, 0), vm_hwm_kb(child))
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
@@ -133,15 +135,27 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
     reader.join(timeout=10)
     stderr = b"".join(chunks).decode("utf-8", "replace")
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(proc.returncode, wall, peak_kb / 1024, cpu, {}, stderr, child_kb / 1024)
+    workers_mb = sum(child_peaks.values()) / 1024
+    return Run(proc.returncode, wall, peak_kb / 1024, cpu, {}, stderr, workers_mb)
 
 
 def child_pids(pid: int) -> list[int]:
+    """The offload workers among ``pid``'s children (not, say, the Node driver
+    of the start-up browser check)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
-            return [int(c) for c in fh.read().split()]
+            children = [int(c) for c in fh.read().split()]
     except (OSError, ValueError):
         return []
+    workers = []
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                if b"crawler.offload" in fh.read():
+                    workers.append(child)
+        except OSError:
+            continue
+    return workers
 
 
 def vm_hwm_kb(pid: int) -> int:
@@ -393,7 +407,7 @@ def fig_memory(sizes: Sizes, work: Path) -> dict[str, Any]:
                 "rc": run.rc,
             }
     out["ratio_crawl"] = out[str(big)]["rss_mb"] / out[str(small)]["rss_mb"]
-    # The target's figure: crawl process + worker, peaks added (an upper bound).
+    # The target's figure: crawl process + workers, peaks added (an upper bound).
     total = {k: out[k]["rss_mb"] + out[k]["worker_rss_mb"] for k in (str(small), str(big))}
     out["ratio"] = total[str(big)] / total[str(small)]
     MEASURED["backfill_small"] = small
@@ -547,8 +561,8 @@ STAGE_NOTES = {
     "warc build": "in the worker process",
     "warc write": "worker; wall, syncfs per 100",
     "post write": "worker; wall, syncfs per 100",
-    "sqlite upsert": "index thread; wall",
-    "search index": "index thread; wall",
+    "sqlite upsert": "index worker process; wall",
+    "search index": "index worker process; wall",
     "total": "CPU of one process would be",
 }
 
@@ -734,9 +748,9 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
             rows.append(
                 [
                     "",
-                    "worker process peak RSS MB small / big",
+                    "worker processes' peak RSS MB small / big",
                     f"{m[small]['worker_rss_mb']:.0f} / {m[big]['worker_rss_mb']:.0f}",
-                    "ratio below: crawl + worker",
+                    "ratio below: crawl + workers",
                     "",
                     "",
                 ]
