@@ -270,8 +270,7 @@ class IndexPipeline:
         self.cfg = cfg
         self.batch = batch
         self.pending: list[dict[str, Any]] = []
-        self.db: Any = None  # the worker thread's connection (sqlite3 objects stay in their thread)
-        self.writer: ThreadPoolExecutor | None = None
+        self.writer: ThreadPoolExecutor | None = None  # the thread, when not offloaded
         self.waiting: deque[Future[None]] = deque()
         self.lane = lane
         self.offloaded = False  # set at open: writes go to the lane
@@ -283,45 +282,33 @@ class IndexPipeline:
         return cls(crawler, cfg, cfg.db_batch, Offload.for_crawler(crawler, lane="index"))
 
     def open_spider(self, spider: Any = None) -> None:
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="finews-index")
-        # Opened (schema checked) before the first item, so a broken database
-        # fails the run at its start, as it did on the reactor thread.
-        self.writer.submit(self._open).result()
+        # Opened (schema checked, migrated) before the first item, so a broken
+        # database fails the run at its start.
+        connect(self.cfg.db_path).close()
         self.offloaded = self.lane is not None and self.lane.enabled
-
-    def _open(self) -> None:
-        self.db = connect(self.cfg.db_path)
-
-    def _close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        if not self.offloaded:
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix="finews-index")
 
     def close_spider(self, spider: Any = None) -> Any:
         self.flush()
         if self.offloaded:
             return self._close_offloaded()
-        self._close_thread()
+        if self.writer is not None:
+            self.writer.submit(close_database, self._db_path)
+            self.writer.shutdown(wait=True)
+            while self.waiting:
+                self._settle(self.waiting.popleft())
+            self.writer = None
         return None
-
-    def _close_thread(self) -> None:
-        if self.writer is None:
-            return
-        self.writer.submit(self._close)
-        self.writer.shutdown(wait=True)
-        while self.waiting:
-            self._settle(self.waiting.popleft())
-        self.writer = None
 
     async def _close_offloaded(self) -> None:
         while self.sent:
             await self.sent.popleft()
         assert self.lane is not None
         try:
-            await self.lane.call(close_database, str(self.cfg.db_path))
+            await self.lane.call(close_database, self._db_path)
         except Exception as e:  # the rows are written; a failed close loses nothing
             logger.warning("closing the index database failed: %s", e)
-        self._close_thread()
 
     def wait_written(self) -> None:
         """Write what is pending and wait until every write so far is done
@@ -353,14 +340,12 @@ class IndexPipeline:
         assert self.writer is not None, "IndexPipeline is not open"
         while self.waiting and self.waiting[0].done():
             self._settle(self.waiting.popleft())
-        on_thread = {
-            write_rows_at: self._write_rows,
-            write_progress_at: self._write_progress,
-            write_failure_at: self._write_failure,
-        }[fn]
-        # The thread has its own connection: the arguments but the path.
-        self.waiting.append(self.writer.submit(on_thread, *args[1:]))
+        self.waiting.append(self.writer.submit(self._on_thread, fn, *args))
         return self.waiting[0] if len(self.waiting) > self.MAX_WAITING else None
+
+    def _on_thread(self, fn: Any, *args: Any) -> None:
+        # The thread has a connection of its own (``_database`` by thread).
+        self._count(fn, fn(*args))
 
     async def _in_lane(self, fn: Any, *args: Any) -> None:
         assert self.lane is not None
@@ -409,23 +394,6 @@ class IndexPipeline:
     def _settle_done(self) -> None:
         while self.waiting and self.waiting[0].done():
             self._settle(self.waiting.popleft())
-
-    # ------------------------------------------------------------ the thread's writes
-
-    def _write_rows(self, archive_dir: str, rows: list[dict[str, Any]]) -> None:
-        sync_filesystem(Path(archive_dir))
-        inserted, updated = upsert_articles(self.db, rows)
-        # Only this thread touches these keys while the crawl runs.
-        self._count(write_rows_at, (inserted, updated))
-
-    def _write_progress(self, item: ListProgress) -> None:
-        write_column_state(self.db, item)
-
-    def _write_failure(self, archive_dir: str, item: Failure, run_id: int | None, at: str) -> None:
-        if item.snapshot:
-            sync_filesystem(Path(archive_dir))
-        write_failure(self.db, item, run_id, at)
-        self._count(write_failure_at, None)
 
     # ------------------------------------------------------------ items
 
