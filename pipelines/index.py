@@ -338,8 +338,7 @@ class IndexPipeline:
             self.sent.append(asyncio.ensure_future(self._in_lane(fn, *args)))
             return self.sent[0] if len(self.sent) > self.MAX_WAITING else None
         assert self.writer is not None, "IndexPipeline is not open"
-        while self.waiting and self.waiting[0].done():
-            self._settle(self.waiting.popleft())
+        self._settle_done()
         self.waiting.append(self.writer.submit(self._on_thread, fn, *args))
         return self.waiting[0] if len(self.waiting) > self.MAX_WAITING else None
 
@@ -372,23 +371,19 @@ class IndexPipeline:
         """
         if oldest is None:
             return item
-        if isinstance(oldest, asyncio.Future):
-            return self._when_sent(oldest, item)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            wait([oldest])
-            self._settle_done()
-            return item
-        return self._when_written(oldest, item)
+        if isinstance(oldest, Future):  # the thread's
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                wait([oldest])
+                self._settle_done()
+                return item
+            oldest = asyncio.wrap_future(oldest)
+        return self._when_done(oldest, item)
 
-    async def _when_sent(self, oldest: asyncio.Future[None], item: Any) -> Any:
+    async def _when_done(self, oldest: asyncio.Future[None], item: Any) -> Any:
         await asyncio.wait([oldest])
-        return item
-
-    async def _when_written(self, oldest: Future[None], item: Any) -> Any:
-        await asyncio.wait([asyncio.wrap_future(oldest)])
-        self._settle_done()
+        self._settle_done()  # the thread's writes (none in the lane)
         return item
 
     def _settle_done(self) -> None:
