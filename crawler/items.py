@@ -85,6 +85,10 @@ class Article:
     # True when an archived article is fetched again on purpose (listed in a
     # new column, a refresh): the dedupe stage lets it through.
     refresh: bool = False
+    # True when the spider found the article absent from the archive when it
+    # read the list (one query per list page, under the run lock): the dedupe
+    # stage then need not ask again (its in-run check still applies).
+    absent_at_list: bool = False
     # Set by the dedupe stage for a refresh: what the archive holds now.
     previous_sha256: str = ""
     previous_column_ids: list[int] = field(default_factory=list)

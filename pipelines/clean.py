@@ -1013,7 +1013,7 @@ class CleanPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CleanPipeline:
-        return cls(crawler.stats, Offload.for_crawler(crawler))
+        return cls(crawler.stats, Offload.for_crawler(crawler, preload=__name__))
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):

@@ -5,6 +5,9 @@ guarantee: an article reaches the writers at most once per run, and an
 archived one only when it is fetched again on purpose (``Article.refresh``),
 and then with what the archive holds of it (``previous_sha256``,
 ``previous_column_ids``) so later stages can tell whether anything changed.
+An article the spider found absent when it read its list page
+(``Article.absent_at_list``: one query per page of 50, and a crawl holds the
+archive's lock, so nothing else writes meanwhile) is not looked up again.
 
 Settings: FINEWS_ARCHIVE_DIR. Stats: ``finews/dedupe/dropped_in_run``,
 ``finews/dedupe/dropped_archived``.
@@ -46,7 +49,8 @@ class DedupePipeline:
         if item.info_code in self.seen and not item.refresh:
             self.stats.inc_value("finews/dedupe/dropped_in_run")
             raise DropItem(f"{item.info_code} already archived in this run", log_level="DEBUG")
-        state = archived_state(self.db, item.info_code)
+        # The spider's list lookup already found it absent: no query per article.
+        state = None if item.absent_at_list else archived_state(self.db, item.info_code)
         if state is not None and not item.refresh:
             self.stats.inc_value("finews/dedupe/dropped_archived")
             raise DropItem(f"{item.info_code} is already archived", log_level="DEBUG")

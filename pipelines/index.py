@@ -279,7 +279,9 @@ class IndexPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
         cfg = FinewsConfig.from_settings(crawler.settings)
-        return cls(crawler, cfg, cfg.db_batch, Offload.for_crawler(crawler, lane="index"))
+        return cls(
+            crawler, cfg, cfg.db_batch, Offload.for_crawler(crawler, lane="index", preload=__name__)
+        )
 
     def open_spider(self, spider: Any = None) -> None:
         # Opened (schema checked, migrated) before the first item, so a broken

@@ -207,7 +207,7 @@ class PostPipeline:
         self.site_url = cfg.site_url
         self.keep_days = cfg.posts_keep_days
         self.categories_done: set[str] = set()
-        self.offload = Offload.for_crawler(crawler)
+        self.offload = Offload.for_crawler(crawler, preload=__name__)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PostPipeline:

@@ -284,8 +284,8 @@ class SnapshotPipeline:
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.crawler = crawler
         self.root = cfg.archive_dir
-        self.lists_written: set[str] = set()
-        self.offload = Offload.for_crawler(crawler)
+        self.lists_written: dict[str, str] = {}  # list answer key -> its snapshot
+        self.offload = Offload.for_crawler(crawler, preload=__name__)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SnapshotPipeline:
@@ -299,12 +299,14 @@ class SnapshotPipeline:
             self._inc("bytes", len(data))
 
     def write_list(self, resp: Fetched) -> str:
-        relpath = list_snapshot_path(resp)
-        if resp.key not in self.lists_written:
+        # Every article of a list page carries that page: written (or found) once.
+        relpath = self.lists_written.get(resp.key)
+        if relpath is None:
+            relpath = list_snapshot_path(resp)
             if not inside(self.root, relpath).exists():
                 self._write(relpath, warc_bytes([resp]))
                 self._inc("lists")
-            self.lists_written.add(resp.key)
+            self.lists_written[resp.key] = relpath
         return relpath
 
     def process_item(self, item: Any) -> Any:

@@ -23,7 +23,7 @@ from tests.crawlrun import ROOT, crawl_command
 
 def test_worker_answers_like_the_function_and_raises_its_errors() -> None:
     async def main() -> None:
-        worker = _Worker(asyncio.get_running_loop())
+        worker = _Worker()
         try:
             html = '<p>　　央行<a href="/a/1.html">降准</a></p><script>x()</script>'
             got = await worker.call(

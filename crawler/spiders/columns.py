@@ -54,7 +54,7 @@ from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
 from crawler.parsers import rendered
-from crawler.spiders.base import ArchiveSpider, fetched
+from crawler.spiders.base import ArchiveSpider, as_list, fetched
 
 # Items on a column shell page (finance.eastmoney.com/a/cgnjj.html, _2.html, …).
 SHELL_PAGE_SIZE = 20
@@ -177,6 +177,7 @@ class ColumnsSpider(ArchiveSpider):
     def on_article(self, article: Article) -> None:
         self.emitted.add(article.info_code)
 
+    @as_list
     def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
         request = failure.request
         self.inc("list/unreachable")
@@ -192,6 +193,7 @@ class ColumnsSpider(ArchiveSpider):
             responses=[fetched(response)] if response is not None else [],
         )
 
+    @as_list
     def parse_list(self, response: Response) -> Iterator[Any]:
         """A list API answer (the fast route)."""
         result = em.parse_list(response.text, response.url)
@@ -211,6 +213,7 @@ class ColumnsSpider(ArchiveSpider):
             return
         yield from self.handle_list(response, result, [fetched(response)])
 
+    @as_list
     def parse_rendered_list(self, response: Response) -> Iterator[Any]:
         """A column page rendered in Chromium: the list JSON it loaded, or its DOM."""
         snaps = browser.render_snapshots(response)
@@ -341,7 +344,9 @@ class ColumnsSpider(ArchiveSpider):
             self.seen[info_code] = sorted(set(known) | {column})
             return self._entry_request(entry, self.seen[info_code], snaps, refresh=True)
         self.seen[info_code] = [column]
-        return self._entry_request(entry, self.seen[info_code], snaps, refresh=False)
+        request = self._entry_request(entry, self.seen[info_code], snaps, refresh=False)
+        request.meta["article"].absent_at_list = True
+        return request
 
     def _article(self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool) -> Article:
         info_code = fields["info_code"]
