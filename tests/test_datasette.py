@@ -33,6 +33,8 @@ import crawler.search as search_module
 from crawler.database import connect
 from crawler.search import (
     SEARCH_TABLE,
+    _bigrams_plain,
+    _bigrams_utf32,
     bigram_sql,
     bigram_text,
     check_search,
@@ -127,6 +129,18 @@ def test_bigram_sql_is_the_python_twin(text: str | None) -> None:
     """The triggers' SQL and rebuild_search's Python give the same indexed text."""
     conn = sqlite3.connect(":memory:")
     assert conn.execute(f"SELECT {bigram_sql('?1')}", [text]).fetchone()[0] == bigram_text(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=ALPHABET + "\ud800\udfff𝄞", min_size=2, max_size=300))
+def test_bigram_text_fast_path_is_the_plain_one(text: str) -> None:
+    """The code-point copy gives the stream pair by pair (lone surrogates, which
+    UTF-32 cannot carry, go the plain way)."""
+    text = text.split("\0", 1)[0]
+    if len(text) >= 2:
+        assert bigram_text(text) == _bigrams_plain(text)
+        if not any("\ud800" <= c <= "\udfff" for c in text):
+            assert _bigrams_utf32(text) == _bigrams_plain(text)
 
 
 def test_bigram_sql_long_text() -> None:
