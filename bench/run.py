@@ -228,6 +228,18 @@ def bare_crawl(workdir: Path, upstream: str, count: int) -> Run:
     return run
 
 
+def settle() -> None:
+    """Flush what earlier runs (and their clean-up) left to the disk, then pause.
+
+    Deleting a 3,000-article archive leaves the file system journal work
+    (freed blocks, discards) that otherwise lands in the next measured run:
+    finews's file creations stalled behind it (up to ~17 % of the stage
+    worker's samples in one profile) while a bare crawl writes nothing.
+    """
+    os.sync()
+    time.sleep(1.0)
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -259,6 +271,7 @@ def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
         server_rps = capacity(replica.url, seconds=1.5, connections=4)
         for rep in range(sizes.e2e_reps):
             log(f"e2e: repetition {rep + 1}/{sizes.e2e_reps} ({n} articles)")
+            settle()
             bare = bare_crawl(work, replica.url, n)
             got = bare.stats.get("downloader/response_status_count/200", 0)
             rates["bare"].append((got - bare_lists(n)) / bare.elapsed)
@@ -268,6 +281,7 @@ def fig_e2e(sizes: Sizes, work: Path) -> dict[str, Any]:
             for kind, settings in variants.items():
                 archive = work / f"e2e-{kind.replace(' ', '-')}"
                 shutil.rmtree(archive, ignore_errors=True)
+                settle()  # the last run's files deleted before the clock starts
                 run = finews_crawl(archive, replica.url, settings=settings)
                 archived = run.stats.get("finews/index/archived", 0)
                 if archived != n:
@@ -395,6 +409,7 @@ def fig_memory(sizes: Sizes, work: Path) -> dict[str, Any]:
         with FastReplica(n) as replica:
             archive = work / f"backfill-{n}"
             shutil.rmtree(archive, ignore_errors=True)
+            settle()
             log(f"memory: backfill of {n} articles")
             run = finews_crawl(archive, replica.url, args={"since": "2000-01-01"})
             out[str(n)] = {
