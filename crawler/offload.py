@@ -305,9 +305,10 @@ class Offload:
         if self.size == 0 or self.broken:
             return
         if self.needs_reactor:
-            from scrapy.utils.reactor import is_asyncio_reactor_installed
+            from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
 
-            if not is_asyncio_reactor_installed():
+            # No reactor yet (pipelines built by hand): calls will run here.
+            if not (is_reactor_installed() and is_asyncio_reactor_installed()):
                 return
         try:
             workers = self._started()

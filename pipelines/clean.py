@@ -215,6 +215,15 @@ _CONTENT_RE = re.compile(f"[^{_EDGE_WS}]")
 # Only ASCII whitespace collapses: that is what a browser collapses too, and
 # U+3000 inside a paragraph is deliberate layout.
 _ASCII_WS_RUN_RE = re.compile(r"[ \t\r\n\f]+")
+
+
+def _collapse_ascii_ws(text: str) -> str:
+    """``_ASCII_WS_RUN_RE.sub(" ", text)``: a text without a tab, CR, LF, FF or
+    two spaces in a row (most text nodes) is already collapsed, and the
+    substring tests are much cheaper than the regex call on every node."""
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
+        return _ASCII_WS_RUN_RE.sub(" ", text)
+    return text
 _URL_STRIP_RE = re.compile(r"[\t\r\n]")
 _URL_QUOTE_RE = re.compile(r"[\s\"<>\\^`{|}]")
 
@@ -738,9 +747,9 @@ def _collapse_whitespace(root: etree._Element) -> None:
                 el.tail = _ASCII_WS_RUN_RE.sub(" ", el.tail)
             continue
         if el.text:
-            el.text = _ASCII_WS_RUN_RE.sub(" ", el.text)
+            el.text = _collapse_ascii_ws(el.text)
         if el.tail:
-            el.tail = _ASCII_WS_RUN_RE.sub(" ", el.tail)
+            el.tail = _collapse_ascii_ws(el.tail)
 
 
 def _drop_promos(root: etree._Element) -> bool:
@@ -932,7 +941,7 @@ _TEXT_BLOCKS = _BLOCK_TAGS - {"tr", "td", "th"}
 
 
 def _flush_line(lines: list[str], buf: list[str]) -> None:
-    line = _ASCII_WS_RUN_RE.sub(" ", "".join(buf)).strip()
+    line = _collapse_ascii_ws("".join(buf)).strip()
     buf.clear()
     if line:
         lines.append(line)

@@ -509,3 +509,12 @@ def test_promo_patterns_combined_match_as_each() -> None:
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 8)))
         expected = any(p.search(text) for p in PROMO_PATTERNS)
         assert (_PROMO_RE.search(text) is not None) == expected, text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t\r\n\f\v\u3000\xa0ab央", max_size=40))
+def test_collapse_fast_path_is_the_regex(text: str) -> None:
+    """Text nodes with nothing to collapse skip the regex; the result is the same."""
+    from pipelines.clean import _ASCII_WS_RUN_RE, _collapse_ascii_ws
+
+    assert _collapse_ascii_ws(text) == _ASCII_WS_RUN_RE.sub(" ", text)

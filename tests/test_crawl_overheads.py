@@ -1,0 +1,172 @@
+"""Per-article work the crawl process no longer does, each checked to change nothing else:
+callbacks Scrapy need not re-read, the clock made once a second, the dedupe stage
+trusting the spider's list lookup, DEBUG records nobody takes, workers started early."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.misc import is_generator_with_return_value
+from scrapy.utils.test import get_crawler
+
+from crawler import settings as project_settings
+from crawler.clock import utc_now
+from crawler.database import connect
+from crawler.extensions import ArchiveLogFile
+from crawler.files import inside
+from crawler.items import Article
+from crawler.offload import _name_of, _Worker, preload
+from crawler.search import bigram_text
+from crawler.spiders.base import ArchiveSpider, as_list
+from crawler.spiders.columns import ColumnsSpider
+from pipelines.dedupe import DedupePipeline
+
+BASE = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
+
+CALLBACKS = {
+    ArchiveSpider: ("parse_page", "parse_choice", "parse_share", "body_errback"),
+    ColumnsSpider: ("parse_list", "parse_rendered_list", "list_errback"),
+}
+
+
+def test_callbacks_are_not_generator_functions() -> None:
+    """Scrapy reads and parses a generator callback's source on every response
+    (its cache is keyed by the bound method, new each time); a plain function
+    returning a list is checked by a flag."""
+    for cls, names in CALLBACKS.items():
+        for name in names:
+            method = getattr(cls, name)
+            assert not inspect.isgeneratorfunction(method), name
+            assert inspect.isgeneratorfunction(method.__wrapped__), name  # the body as written
+
+
+def test_as_list_returns_what_the_generator_yields() -> None:
+    class Spider:
+        @as_list
+        def parse(self, n: int) -> Iterator[int]:
+            yield from range(n)
+            if n > 2:
+                return  # a bare return, as the spiders use
+
+    assert Spider().parse(3) == [0, 1, 2]
+    assert Spider().parse(0) == []
+    assert not is_generator_with_return_value(Spider().parse)
+
+
+def test_utc_now_is_the_second_as_datetime_formats_it() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamp = utc_now()
+    after = datetime.now(UTC).replace(microsecond=0)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert before <= parsed <= after
+    # Made once a second: a later second gives a new string.
+    time.sleep(1.05)
+    assert utc_now() > stamp
+
+
+def _article(info_code: str, **fields: object) -> Article:
+    return Article(info_code=info_code, code=info_code[2:], **fields)  # type: ignore[arg-type]
+
+
+def test_dedupe_trusts_absent_at_list_and_still_drops_in_run(tmp_path: Path) -> None:
+    crawler = get_crawler(settings_dict={**BASE, "FINEWS_ARCHIVE_DIR": str(tmp_path)})
+    db = connect(tmp_path / "finews.db")
+    archived = "NW202611240000000001"
+    with db.conn:
+        db.conn.execute(
+            "INSERT INTO articles (info_code, code, title, published_at) VALUES (?, ?, ?, ?)",
+            [archived, archived[2:], "标题", "2026-11-24 08:00:00"],
+        )
+    db.close()
+    stage = DedupePipeline.from_crawler(crawler)
+    stage.open_spider()
+    try:
+        # Without the flag the database is asked: archived, dropped.
+        with pytest.raises(DropItem, match="already archived"):
+            stage.process_item(_article(archived))
+        # With it (the spider's list lookup found it absent), no lookup: passed on.
+        assert stage.process_item(_article(archived, absent_at_list=True)).info_code == archived
+        # The in-run check still holds for a second copy.
+        with pytest.raises(DropItem, match="in this run"):
+            stage.process_item(_article(archived, absent_at_list=True))
+    finally:
+        stage.close_spider()
+
+
+def test_archive_log_file_keeps_debug_records_from_being_made(tmp_path: Path) -> None:
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING)
+    root.handlers = [console]
+    root.setLevel(logging.NOTSET)
+    try:
+        settings = {**BASE, "FINEWS_ARCHIVE_DIR": str(tmp_path), "FINEWS_LOG_FILE_LEVEL": "INFO"}
+        ArchiveLogFile(get_crawler(settings_dict=settings))
+        # The lowest handler takes INFO: a DEBUG call builds no record now...
+        assert root.level == logging.INFO
+        assert not logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
+        logging.getLogger("finews.test").info("kept in the file")
+        for handler in root.handlers:
+            handler.flush()
+        assert "kept in the file" in (tmp_path / "logs" / "finews.log").read_text()
+        # ...and a handler taking everything (level 0) leaves the root at NOTSET.
+        root.addHandler(logging.NullHandler())
+        ArchiveLogFile(get_crawler(settings_dict=settings))
+        assert root.level == logging.INFO  # unchanged, not raised
+    finally:
+        for handler in root.handlers:
+            if handler not in saved_handlers:
+                handler.close()
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
+
+
+def test_preloaded_worker_answers_and_ignores_its_preload_answers() -> None:
+    with pytest.raises(ValueError, match="refusing"):
+        preload("os")  # only finews modules
+
+    async def main() -> None:
+        worker = _Worker()
+        try:
+            # Sent before any loop owns the socket; the answers (call id 0, one
+            # of them the refusal of "os") are read and dropped.
+            worker.preload("pipelines.clean")
+            worker.preload("os")
+            got = await worker.call(_name_of(inside), (Path("/tmp/a"), "b"))
+            assert got == Path("/tmp/a/b")
+            assert worker.waiting == {} and worker.alive
+        finally:
+            worker.close()
+
+    asyncio.run(main())
+
+
+def test_frames_larger_than_the_socket_buffers_arrive_whole() -> None:
+    """An argument and an answer of several MiB cross in many chunks."""
+
+    async def main() -> None:
+        worker = _Worker()
+        try:
+            big = "央" * (3 << 20)  # 9 MiB as UTF-8
+            calls = [
+                worker.call(_name_of(inside), (Path("/tmp/a"), big[:10] + str(i))) for i in range(3)
+            ]
+            long_answer = worker.call(_name_of(bigram_text), (big,))
+            answers = await asyncio.gather(*calls, long_answer)
+            assert answers[:3] == [Path("/tmp/a") / (big[:10] + str(i)) for i in range(3)]
+            assert len(answers[3]) == 3 * len(big) - 2
+        finally:
+            worker.close()
+
+    asyncio.run(main())
