@@ -224,6 +224,8 @@ def _collapse_ascii_ws(text: str) -> str:
     if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text:
         return _ASCII_WS_RUN_RE.sub(" ", text)
     return text
+
+
 _URL_STRIP_RE = re.compile(r"[\t\r\n]")
 _URL_QUOTE_RE = re.compile(r"[\s\"<>\\^`{|}]")
 
