@@ -50,6 +50,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from crawler.counters import counter
+
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">I")
@@ -268,6 +270,8 @@ class Offload:
         self.lane = lane
         self.gc_threshold = gc_threshold
         self.stats = stats
+        self.inc = counter(stats)
+        self._names: dict[Callable[..., Any], str] = {}  # fn -> "module:function"
         self.needs_reactor = needs_reactor
         self.workers: list[_Worker] = []
         self.broken = False
@@ -344,14 +348,17 @@ class Offload:
         return self.workers
 
     def _worker(self) -> _Worker:
-        return min(self._started(), key=lambda w: len(w.waiting))
+        workers = self.workers or self._started()
+        if len(workers) == 1:
+            return workers[0]
+        return min(workers, key=lambda w: len(w.waiting))
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker (in this process when none can take it)."""
         if not self.enabled:
             return fn(*args)
-        name = _name_of(fn)
-        self.stats.inc_value("finews/offload/calls")
+        name = self._names.get(fn) or self._names.setdefault(fn, _name_of(fn))
+        self.inc("finews/offload/calls")
         try:
             worker = self._worker()
         except OSError as e:  # no worker process could be started

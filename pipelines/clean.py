@@ -39,6 +39,7 @@ import lxml.html
 import nh3
 from lxml import etree
 
+from crawler.counters import counter
 from crawler.items import Article, Failure
 from crawler.offload import Offload
 
@@ -357,7 +358,10 @@ def _clean(html: str, base_url: str) -> CleanResult:
 
 def _elements(root: etree._Element) -> Iterator[lxml.html.HtmlElement]:
     """Elements under ``root`` in document order (no comments/PIs), as a snapshot."""
-    return iter([el for el in root.iter() if isinstance(el.tag, str) and el is not root])
+    # lxml filters to elements in C (``iter(etree.Element)``: no comments,
+    # processing instructions or entities); the root comes first.
+    elements = list(root.iter(etree.Element))
+    return iter(elements[1:] if elements and elements[0] is root else elements)
 
 
 def _classes(el: etree._Element) -> list[str]:
@@ -424,7 +428,7 @@ def _chart_range_members(root: etree._Element) -> set[etree._Element]:
     chart link/image is still recognized by :func:`_is_chart`).
     """
     members: set[etree._Element] = set()
-    for comment in [n for n in root.iter() if n.tag is etree.Comment]:
+    for comment in list(root.iter(etree.Comment)):
         if (comment.text or "").strip().lower() != "em_stockimg_start":
             continue
         between: list[etree._Element] = []
@@ -793,7 +797,7 @@ def _strip_edges(block: etree._Element) -> None:
             node.text = node.text.lstrip(_EDGE_CHARS) or None
             if node.text:
                 break
-        child = next((c for c in node if isinstance(c.tag, str)), None)
+        child = next(node.iterchildren(etree.Element), None)
         if child is None:
             break
         if child.tag == "br" or (child.tag in _INLINE_TAGS and not _has_content(child)):
@@ -805,12 +809,11 @@ def _strip_edges(block: etree._Element) -> None:
         break  # an image or a block: nothing more to strip here
     node = block
     while True:  # end
-        children = [c for c in node if isinstance(c.tag, str)]
-        if not children:
+        last = next(node.iterchildren(etree.Element, reversed=True), None)
+        if last is None:
             if node.text:
                 node.text = node.text.rstrip(_EDGE_CHARS) or None
             break
-        last = children[-1]
         if last.tail:
             last.tail = last.tail.rstrip(_EDGE_CHARS) or None
             if last.tail:
@@ -1020,6 +1023,7 @@ class CleanPipeline:
 
     def __init__(self, stats: Any, offload: Offload | None = None) -> None:
         self.stats = stats
+        self.inc = counter(stats)
         self.offload = offload
 
     @classmethod
@@ -1041,7 +1045,7 @@ class CleanPipeline:
     def _apply(self, item: Article, done: tuple[str, list[str], str, str]) -> Any:
         html, stocks, text, digest = done
         if not text.strip():
-            self.stats.inc_value("finews/clean/empty")
+            self.inc("finews/clean/empty")
             return Failure(
                 stage="clean",
                 reason="nothing left after cleaning",
@@ -1055,5 +1059,5 @@ class CleanPipeline:
             text,
             digest,
         )
-        self.stats.inc_value("finews/clean/articles")
+        self.inc("finews/clean/articles")
         return item

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
+from crawler.counters import counter
 from crawler.database import connect
 from crawler.files import sync_filesystem
 from crawler.items import Article, Failure, ListProgress
@@ -267,6 +268,7 @@ class IndexPipeline:
     ) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
+        self.inc = counter(crawler.stats)
         self.cfg = cfg
         self.batch = batch
         self.pending: list[dict[str, Any]] = []
@@ -360,10 +362,10 @@ class IndexPipeline:
     def _count(self, fn: Any, done: Any) -> None:
         if fn is write_rows_at:
             inserted, updated = done
-            self.stats.inc_value("finews/index/archived", inserted)
-            self.stats.inc_value("finews/index/updated", updated)
+            self.inc("finews/index/archived", inserted)
+            self.inc("finews/index/updated", updated)
         elif fn is write_failure_at:
-            self.stats.inc_value("finews/index/failures")
+            self.inc("finews/index/failures")
 
     def _behind(self, oldest: Any, item: Any) -> Any:
         """``item``, once ``oldest`` is written when the writer is behind.

@@ -26,6 +26,7 @@ import yaml
 from xpinyin import Pinyin
 
 from crawler.config import FinewsConfig
+from crawler.counters import counter
 from crawler.files import atomic_write, inside
 from crawler.items import Article
 from crawler.offload import Offload
@@ -203,6 +204,7 @@ class PostPipeline:
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.stats = crawler.stats
+        self.inc = counter(crawler.stats)
         self.root = cfg.archive_dir
         self.site_url = cfg.site_url
         self.keep_days = cfg.posts_keep_days
@@ -237,7 +239,7 @@ class PostPipeline:
 
     def _written(self, item: Article, markdown: str, changed: bool) -> Article:
         item.body_markdown = markdown
-        self.stats.inc_value("finews/post/written" if changed else "finews/post/unchanged")
+        self.inc("finews/post/written" if changed else "finews/post/unchanged")
         return item
 
     def write_category(self, media: str) -> None:
@@ -246,5 +248,5 @@ class PostPipeline:
             return
         page = inside(self.root, f"category/{slug}.html")
         if atomic_write(page, render_category_page(media).encode("utf-8"), durable=False):
-            self.stats.inc_value("finews/post/categories")
+            self.inc("finews/post/categories")
         self.categories_done.add(slug)

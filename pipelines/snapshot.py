@@ -38,6 +38,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.config import FinewsConfig
+from crawler.counters import counter
 from crawler.files import atomic_write, inside
 from crawler.items import Article, Failure, Fetched
 from crawler.offload import Offload
@@ -283,6 +284,7 @@ class SnapshotPipeline:
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.crawler = crawler
+        self.count = counter(crawler.stats)
         self.root = cfg.archive_dir
         self.lists_written: dict[str, str] = {}  # list answer key -> its snapshot
         self.offload = Offload.for_crawler(crawler, preload=__name__)
@@ -292,7 +294,7 @@ class SnapshotPipeline:
         return cls(crawler, FinewsConfig.from_settings(crawler.settings))
 
     def _inc(self, key: str, n: int = 1) -> None:
-        self.crawler.stats.inc_value(f"finews/snapshot/{key}", n)
+        self.count(f"finews/snapshot/{key}", n)
 
     def _write(self, relpath: str, data: bytes) -> None:
         if atomic_write(inside(self.root, relpath), data, durable=False):

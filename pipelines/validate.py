@@ -15,6 +15,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.counters import counter
 from crawler.items import Article, Failure
 from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, valid_show_time
 
@@ -41,6 +42,7 @@ def problems(article: Article) -> list[str]:
 class ValidatePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.inc = counter(crawler.stats)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
@@ -59,11 +61,11 @@ class ValidatePipeline:
             # One line, like the title: the media also names the category and the
             # footer's back link, where a newline would break the Markdown.
             item.media = " ".join(item.media.split()) or UNKNOWN_MEDIA
-            self.stats.inc_value("finews/validate/ok")
+            self.inc("finews/validate/ok")
             return item
-        self.stats.inc_value("finews/validate/invalid")
+        self.inc("finews/validate/invalid")
         for reason in found:
-            self.stats.inc_value(f"finews/validate/invalid/{reason}")
+            self.inc(f"finews/validate/invalid/{reason}")
         return Failure(
             stage="validate",
             reason=", ".join(found),

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure as TwistedFailure
 from crawler import browser
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
+from crawler.counters import counter
 from crawler.database import archived_columns, connect, failed_recently
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares import canonical_url
@@ -100,8 +101,12 @@ class ArchiveSpider(scrapy.Spider):
         if self._db is not None:
             self._db.close()
 
+    @cached_property
+    def _count(self) -> Callable[..., None]:
+        return counter(self.crawler.stats)
+
     def inc(self, key: str, count: int = 1) -> None:
-        self.crawler.stats.inc_value(f"finews/{key}", count)
+        self._count(f"finews/{key}", count)
 
     # --- article body routing --------------------------------------------
     def body_order(self, has_list_date: bool = True) -> list[str]:
