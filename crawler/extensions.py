@@ -145,6 +145,28 @@ def write_status(db: Any, cfg: FinewsConfig) -> dict[str, Any]:
     return status
 
 
+def raise_root_level(*args: Any, **kwargs: Any) -> None:
+    """Set the root logger's level (and the ``scrapy`` logger's) to the lowest
+    level any handler takes.
+
+    Scrapy leaves the root at NOTSET and its own logger at DEBUG (and sets
+    them so again when it installs its handler, after the extensions are
+    built: hence this runs again at ``spider_opened``), so each response's
+    "Crawled" and each item's "Scraped" DEBUG record was built only to be
+    dropped by every handler (~1.5 % of a crawl's CPU). With LOG_LEVEL=DEBUG
+    (or any handler taking everything) nothing changes.
+    """
+    root = logging.getLogger()
+    scrapy_logger = logging.getLogger("scrapy")
+    levels = [h.level for h in (*root.handlers, *scrapy_logger.handlers)]
+    if not levels or min(levels) == logging.NOTSET:
+        return
+    lowest = min(levels)
+    root.setLevel(lowest)
+    if scrapy_logger.level != logging.NOTSET and scrapy_logger.level < lowest:
+        scrapy_logger.setLevel(lowest)
+
+
 class ArchiveLogFile:
     def __init__(self, crawler: Crawler) -> None:
         cfg = FinewsConfig.from_settings(crawler.settings)
@@ -163,14 +185,10 @@ class ArchiveLogFile:
             for other in root.handlers:
                 if other is not handler and isinstance(other, logging.StreamHandler):
                     other.setLevel(logging.WARNING)
-        # The root logger's level is the lowest its handlers take: Scrapy leaves
-        # it at NOTSET, so each response's "Crawled" and each item's "Scraped"
-        # DEBUG record was built only to be dropped by every handler (~1 % of a
-        # crawl's CPU). A handler taking everything (level 0) keeps it NOTSET.
-        levels = [h.level for h in root.handlers]
-        if levels and min(levels) > logging.NOTSET:
-            root.setLevel(min(levels))
+        raise_root_level()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLogFile:
-        return cls(crawler)
+        ext = cls(crawler)
+        crawler.signals.connect(raise_root_level, signal=signals.spider_opened)
+        return ext

@@ -244,6 +244,10 @@ class _Worker:
         self.alive = False
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)  # the worker reads EOF and exits
+        if self.ids == 0 and self.proc.poll() is None:
+            # Never called (a run with nothing new): it holds no work, only
+            # its preloads, which a cron run should not wait ~0.2 s for.
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
