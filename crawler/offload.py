@@ -46,7 +46,7 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,23 @@ def _resolve(name: str) -> Callable[..., Any]:
     return target
 
 
+def _frames(buffer: bytearray) -> Iterator[Any]:
+    """Unpickle the complete frames at the start of ``buffer``, one by one,
+    and remove them from it (a partial frame stays for the next chunk)."""
+    start, end = 0, len(buffer)
+    try:
+        while end - start >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(buffer, start)
+            stop = start + _HEADER.size + size
+            if stop > end:
+                break
+            value = pickle.loads(memoryview(buffer)[start + _HEADER.size : stop])
+            start = stop
+            yield value
+    finally:
+        del buffer[:start]
+
+
 class _Answers(asyncio.Protocol):
     """The crawl process's end of a worker's socket: answer frames to futures.
 
@@ -106,25 +123,14 @@ class _Answers(asyncio.Protocol):
         transport.set_write_buffer_limits(high=_SOCKET_BUFFER)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        start, end = 0, len(buffer)
+        self.buffer += data
         try:
-            while end - start >= _HEADER.size:
-                (size,) = _HEADER.unpack_from(buffer, start)
-                stop = start + _HEADER.size + size
-                if stop > end:
-                    break
-                answer = pickle.loads(memoryview(buffer)[start + _HEADER.size : stop])
-                start = stop
+            for answer in _frames(self.buffer):
                 self.worker.answer(*answer)
         except Exception as e:  # an unreadable answer: nothing more can be trusted
             self.worker.died(e)
             if self.transport is not None:
                 self.transport.abort()
-            return
-        finally:
-            del buffer[:start]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.died(exc or ConnectionResetError("the worker closed its socket"))
@@ -415,14 +421,7 @@ def serve(fd: int) -> None:
         if not chunk:
             return
         buffer += chunk
-        start, end = 0, len(buffer)
-        while end - start >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buffer, start)
-            stop = start + _HEADER.size + size
-            if stop > end:
-                break
-            call_id, name, args = pickle.loads(memoryview(buffer)[start + _HEADER.size : stop])
-            start = stop
+        for call_id, name, args in _frames(buffer):
             try:
                 fn = functions.get(name) or functions.setdefault(name, _resolve(name))
                 answer = (call_id, True, fn(*args))
@@ -433,7 +432,6 @@ def serve(fd: int) -> None:
             except Exception as e:  # an exception that does not pickle
                 frame = pickle.dumps((call_id, False, RuntimeError(f"{type(e).__name__}: {e}")))
             sock.sendall(_HEADER.pack(len(frame)) + frame)
-        del buffer[:start]
 
 
 if __name__ == "__main__":

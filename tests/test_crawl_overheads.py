@@ -211,3 +211,25 @@ def test_counter_adds_to_the_stats_as_inc_value_does() -> None:
     copying = Copying(crawler)
     counter(copying)("finews/c", 3)  # a copy would lose it: inc_value is used
     assert copying.get_value("finews/c") == 3
+
+
+def test_spider_marks_only_articles_its_list_lookup_found_absent(tmp_path: Path) -> None:
+    from crawler.items import ListEntry
+
+    crawler = get_crawler(
+        ColumnsSpider,
+        {**BASE, "FINEWS_ARCHIVE_DIR": str(tmp_path / "archive"), "FINEWS_RENDER": "never"},
+    )
+    spider = ColumnsSpider.from_crawler(crawler)
+    crawler.spider = spider
+    try:
+        new = ListEntry("202611240000000001", "新", "2026-11-24 08:00:00", "新华社")
+        other = ListEntry("202611240000000002", "旧", "2026-11-24 07:00:00", "新华社")
+        archived = {other.info_code: [350]}  # archived in another column
+        request = spider.route_entry(new, 345, archived, [])
+        assert request is not None and request.meta["article"].absent_at_list
+        again = spider.route_entry(other, 345, archived, [])  # a new column: a refresh
+        assert again is not None
+        assert again.meta["article"].refresh and not again.meta["article"].absent_at_list
+    finally:
+        spider.closed("finished")

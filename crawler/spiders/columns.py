@@ -344,11 +344,11 @@ class ColumnsSpider(ArchiveSpider):
             self.seen[info_code] = sorted(set(known) | {column})
             return self._entry_request(entry, self.seen[info_code], snaps, refresh=True)
         self.seen[info_code] = [column]
-        request = self._entry_request(entry, self.seen[info_code], snaps, refresh=False)
-        request.meta["article"].absent_at_list = True
-        return request
+        return self._entry_request(entry, self.seen[info_code], snaps, refresh=False, absent=True)
 
-    def _article(self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool) -> Article:
+    def _article(
+        self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool, absent: bool = False
+    ) -> Article:
         info_code = fields["info_code"]
         return Article(
             info_code=info_code,
@@ -362,11 +362,19 @@ class ColumnsSpider(ArchiveSpider):
             share_url=self.cfg.share_url_for(info_code),
             list_responses=snaps,
             refresh=refresh,
+            absent_at_list=absent,
         )
 
     def _entry_request(
-        self, entry: ListEntry, columns: list[int], snaps: list[Fetched], refresh: bool
+        self,
+        entry: ListEntry,
+        columns: list[int],
+        snaps: list[Fetched],
+        refresh: bool,
+        absent: bool = False,
     ) -> scrapy.Request:
+        """The request for a listed article's body; ``absent``: the list's
+        archive lookup found it not archived (the dedupe stage trusts that)."""
         self.inc("article/requested")
         fields = {
             "info_code": entry.info_code,
@@ -377,7 +385,7 @@ class ColumnsSpider(ArchiveSpider):
             "column_ids": columns,
         }
         sources = self.body_order(has_list_date=bool(entry.show_time))
-        return self.body_request(self._article(fields, snaps, refresh), sources)
+        return self.body_request(self._article(fields, snaps, refresh, absent), sources)
 
     def should_continue(
         self,
