@@ -279,7 +279,6 @@ class Offload:
         self.size = max(0, workers)
         self.lane = lane
         self.gc_threshold = gc_threshold
-        self.stats = stats
         self.inc = counter(stats)
         self._names: dict[Callable[..., Any], str] = {}  # fn -> "module:function"
         self.needs_reactor = needs_reactor
@@ -316,14 +315,9 @@ class Offload:
 
     def preload(self, module: str) -> None:
         """Start the workers now (asyncio reactor only) and have them import ``module``."""
-        if self.size == 0 or self.broken:
+        # No reactor yet (pipelines built by hand): calls will run here.
+        if self.size == 0 or self.broken or not self._reactor_ok():
             return
-        if self.needs_reactor:
-            from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
-
-            # No reactor yet (pipelines built by hand): calls will run here.
-            if not (is_reactor_installed() and is_asyncio_reactor_installed()):
-                return
         try:
             workers = self._started()
         except OSError as e:
@@ -344,13 +338,18 @@ class Offload:
             return False
         if loop is self._usable_loop:  # asked three times per article
             return True
-        if self.needs_reactor:
-            from scrapy.utils.reactor import is_asyncio_reactor_installed
-
-            if not is_asyncio_reactor_installed():
-                return False
+        if not self._reactor_ok():
+            return False
         self._usable_loop = loop
         return True
+
+    def _reactor_ok(self) -> bool:
+        """Scrapy's asyncio reactor is installed (or none is needed)."""
+        if not self.needs_reactor:
+            return True
+        from scrapy.utils.reactor import is_asyncio_reactor_installed, is_reactor_installed
+
+        return is_reactor_installed() and is_asyncio_reactor_installed()
 
     def _started(self) -> list[_Worker]:
         if not self.workers:
@@ -358,7 +357,7 @@ class Offload:
         return self.workers
 
     def _worker(self) -> _Worker:
-        workers = self.workers or self._started()
+        workers = self._started()
         if len(workers) == 1:
             return workers[0]
         return min(workers, key=lambda w: len(w.waiting))
@@ -382,13 +381,13 @@ class Offload:
                 self._give_up(f"offload worker died ({e})")
             except CannotSend as e:
                 logger.warning("%s ran in the crawl process: %s", name, e)
-        self.stats.inc_value("finews/offload/local")
+        self.inc("finews/offload/local")
         return fn(*args)
 
     def _give_up(self, why: str) -> None:
         if not self.broken:
             self.broken = True
-            self.stats.inc_value("finews/offload/died")
+            self.inc("finews/offload/died")
             logger.error("%s; the crawl process does its work now", why)
 
     def close(self, *args: Any, **kwargs: Any) -> None:

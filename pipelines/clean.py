@@ -1022,7 +1022,6 @@ class CleanPipeline:
     """
 
     def __init__(self, stats: Any, offload: Offload | None = None) -> None:
-        self.stats = stats
         self.inc = counter(stats)
         self.offload = offload
 

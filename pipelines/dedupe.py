@@ -21,13 +21,14 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
+from crawler.counters import counter
 from crawler.database import archived_state, connect
 from crawler.items import Article
 
 
 class DedupePipeline:
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
-        self.stats = crawler.stats
+        self.inc = counter(crawler.stats)
         self.cfg = cfg
         self.seen: set[str] = set()
         self.db = None
@@ -47,12 +48,12 @@ class DedupePipeline:
         if not isinstance(item, Article):
             return item
         if item.info_code in self.seen and not item.refresh:
-            self.stats.inc_value("finews/dedupe/dropped_in_run")
+            self.inc("finews/dedupe/dropped_in_run")
             raise DropItem(f"{item.info_code} already archived in this run", log_level="DEBUG")
         # The spider's list lookup already found it absent: no query per article.
         state = None if item.absent_at_list else archived_state(self.db, item.info_code)
         if state is not None and not item.refresh:
-            self.stats.inc_value("finews/dedupe/dropped_archived")
+            self.inc("finews/dedupe/dropped_archived")
             raise DropItem(f"{item.info_code} is already archived", log_level="DEBUG")
         if state is not None:
             item.previous_sha256, item.previous_column_ids = state

@@ -328,7 +328,7 @@ class IndexPipeline:
             self._failed(error)
 
     def _failed(self, error: BaseException) -> None:
-        self.stats.inc_value("finews/index/errors")
+        self.inc("finews/index/errors")
         logger.error("index write failed: %s", error, exc_info=error)
 
     # ------------------------------------------------------------ queueing a write

@@ -203,7 +203,6 @@ class PostPipeline:
     """
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
-        self.stats = crawler.stats
         self.inc = counter(crawler.stats)
         self.root = cfg.archive_dir
         self.site_url = cfg.site_url

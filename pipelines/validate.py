@@ -41,7 +41,6 @@ def problems(article: Article) -> list[str]:
 
 class ValidatePipeline:
     def __init__(self, crawler: Crawler) -> None:
-        self.stats = crawler.stats
         self.inc = counter(crawler.stats)
 
     @classmethod
