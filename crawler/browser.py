@@ -71,6 +71,14 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
 
 from crawler.clock import utc_now
+from crawler.eastmoney.urls import (  # noqa: F401  (column_page_url re-exported)
+    API_ORIGINS,
+    CHOICE_API_PATH,
+    CHOICE_API_PREFIX,
+    LIST_API_PATH,
+    SHARE_PAGE,
+    column_page_url,
+)
 from crawler.items import Fetched
 from crawler.middlewares import CANONICAL_KEY
 from crawler.parsers import eastmoney as em
@@ -113,27 +121,6 @@ BLOCKED_RESOURCE_TYPES = frozenset(
     {"image", "media", "font", "stylesheet", "texttrack", "manifest"}
 )
 
-# Column id -> (host, slug) of its list page (see /work/shared/upstream.md).
-COLUMN_PAGES: dict[int, tuple[str, str]] = {
-    344: ("finance.eastmoney.com", "ccjdd"),
-    345: ("finance.eastmoney.com", "cywjh"),
-    349: ("finance.eastmoney.com", "cssgs"),
-    350: ("finance.eastmoney.com", "cgnjj"),
-    351: ("finance.eastmoney.com", "cgjjj"),
-    352: ("finance.eastmoney.com", "chgyj"),
-    353: ("finance.eastmoney.com", "czqyw"),
-    355: ("finance.eastmoney.com", "ccjxw"),
-    1207: ("stock.eastmoney.com", "czpnc"),
-}
-SHARE_PAGE = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode={info_code}"
-
-#: URL path of an API a page loads -> the Eastmoney origin that serves it.
-API_ORIGINS: dict[str, str] = {
-    "/comm/web/getNewsByColumns": "https://np-listapi.eastmoney.com",
-    "/NewsData/": "http://choicewzp1.eastmoney.com",
-}
-LIST_API_PATH = "/comm/web/getNewsByColumns"
-CHOICE_API_PATH = "/NewsData/GetNewsText.do"
 #: The API answers each kind of page waits for (matched in the URL).
 KIND_APIS: dict[str, tuple[str, ...]] = {"list": (LIST_API_PATH,), "share": (CHOICE_API_PATH,)}
 MAX_CAPTURE_BYTES = 8 * 1024 * 1024
@@ -183,17 +170,6 @@ _INIT_JS = "try { performance.setResourceTimingBufferSize(5000); } catch (e) {}"
 
 
 # --------------------------------------------------------------------------- URLs
-
-
-def column_page_url(column_id: int, page: int = 1) -> str:
-    """The column's (script-filled) list page; page n > 1 is ``<slug>_<n>.html``."""
-    if column_id not in COLUMN_PAGES:
-        raise ValueError(f"no list page known for column {column_id}")
-    if page < 1:
-        raise ValueError(f"page must be >= 1, got {page}")
-    host, slug = COLUMN_PAGES[column_id]
-    name = slug if page == 1 else f"{slug}_{page}"
-    return f"https://{host}/a/{name}.html"
 
 
 def share_page_url(info_code: str) -> str:
@@ -767,7 +743,7 @@ _BACKGROUND: set[asyncio.Future] = set()
 def _wanted(response: Any) -> bool:
     """Keep the API answers (by path, whatever the host) and the main document."""
     path = urlsplit(response.url).path
-    if path == LIST_API_PATH or path.startswith("/NewsData/"):
+    if path == LIST_API_PATH or path.startswith(CHOICE_API_PREFIX):
         return True
     request = response.request
     if request.resource_type != "document" or not request.is_navigation_request():

@@ -73,14 +73,14 @@ from twisted.internet.defer import Deferred
 from w3lib.url import safe_url_string
 
 from crawler.config import FinewsConfig
+from crawler.eastmoney import urls
 from crawler.parsers import eastmoney as em
 
 CANONICAL_KEY = "finews_canonical_url"
 
 
 def is_eastmoney(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host == "eastmoney.com" or host.endswith(".eastmoney.com")
+    return urls.is_eastmoney(urlsplit(url).hostname or "")
 
 
 def canonical_url(response: Response) -> str:
@@ -144,7 +144,7 @@ BLOCK_MARKERS: tuple[str, ...] = (
 # share page's article (#newsContent), a column's list (#newsListContent).
 _CONTAINERS = (b"ContentBody", b"newsContent", b"newsListContent")
 # Both list API and Choice text API answer JSON (or JSONP).
-_JSON_PATHS = (urlsplit(em.LIST_API).path, urlsplit(em.CHOICE_TEXT_API).path)
+_JSON_PATHS = (urls.LIST_API_PATH, urls.CHOICE_API_PATH)
 _BOM_WS = b"\xef\xbb\xbf \t\r\n"
 NOT_BEFORE_KEY = "finews_not_before"  # monotonic time before which a retry must not go
 _FLAGGED_KEY = "finews_backoff_flagged"  # we set autothrottle_dont_adjust_delay
@@ -241,9 +241,7 @@ def retry_after_seconds(value: bytes | str | None, now: float | None = None) -> 
 def domain_of(host: str) -> str:
     """The politeness domain of a host: every ``*.eastmoney.com`` host is one."""
     host = (host or "").lower()
-    if host == "eastmoney.com" or host.endswith(".eastmoney.com"):
-        return "eastmoney.com"
-    return host
+    return urls.DOMAIN if urls.is_eastmoney(host) else host
 
 
 @dataclass

@@ -6,6 +6,8 @@ the command line (``scrapy crawl columns -s FINEWS_COLUMNS=350,351``) or through
 the Make variables (``make crawl COLUMNS=350,351``).
 """
 
+from crawler.eastmoney.urls import REFERER, SHARE_PAGE
+
 BOT_NAME = "finews"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -26,7 +28,7 @@ FINEWS_MAX_PAGES = 0
 # Prefix of the site links in post footers ("" = site-relative links).
 FINEWS_SITE_URL = ""
 # Share link written into each post; {info_code} is replaced.
-FINEWS_SHARE_URL = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode={info_code}"
+FINEWS_SHARE_URL = SHARE_PAGE
 # Where article bodies come from first: "page" (article page, Choice text API
 # as fallback) or "choice" (Choice text API, article page as fallback).
 FINEWS_BODY_SOURCE = "page"
@@ -96,7 +98,7 @@ USER_AGENT = (
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/json,application/xhtml+xml,*/*;q=0.8",
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5",
-    "Referer": "https://finance.eastmoney.com/",
+    "Referer": REFERER,
 }
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 4

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.parsers.eastmoney import COLUMNS
+from crawler.eastmoney.urls import column_name
 from pipelines.snapshot import read_warc
 from tests.crawlrun import run_crawl
 from tests.replica.server import Replica
@@ -101,7 +101,7 @@ def test_front_matter_continues_the_existing_archive(crawled) -> None:
         assert data["source_url"] == f"https://finance.eastmoney.com/a/{a['code']}.html"
         share = f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{a['code']}"
         assert data["share_url"] == share
-        assert data["columns"] == [COLUMNS[c] for c in sorted(a["columns"])]
+        assert data["columns"] == [column_name(c) for c in sorted(a["columns"])]
         assert data["stocks"] == a["expected_stocks"]
         assert data["render_with_liquid"] is False
         slug = data["categories"]
@@ -127,7 +127,7 @@ def test_article_in_two_columns_is_one_row_with_both(crawled) -> None:
         .fetchone()
     )
     assert json.loads(column_ids) == sorted(a["columns"])
-    assert json.loads(columns) == [COLUMNS[c] for c in sorted(a["columns"])]
+    assert json.loads(columns) == [column_name(c) for c in sorted(a["columns"])]
 
 
 def test_unservable_article_is_a_recorded_failure(crawled) -> None:

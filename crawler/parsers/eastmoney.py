@@ -13,31 +13,24 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 from parsel import Selector
 from parsel.csstranslator import css2xpath
 
+from crawler.eastmoney.urls import (  # noqa: F401  (re-exported)
+    ARTICLE_URL,
+    CHOICE_TEXT_API,
+    COLUMNS,
+    LIST_API,
+    LIST_FIELDS,
+    article_url,
+    choice_text_url,
+    column_name,
+    list_url,
+)
 from crawler.items import ListEntry
-
-LIST_API = "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns"
-LIST_FIELDS = "code,showTime,title,mediaName,summary,image,url,uniqueUrl,Np_dst"
-ARTICLE_URL = "https://finance.eastmoney.com/a/{code}.html"
-CHOICE_TEXT_API = "http://choicewzp1.eastmoney.com/NewsData/GetNewsText.do?id={info_code}"
-
-# Column ids and names (the names go into posts and the database).
-COLUMNS: dict[int, str] = {
-    344: "财经导读",
-    345: "资讯精华",
-    349: "沪深公司",
-    350: "国内经济",
-    351: "国际经济",
-    352: "宏观研究",
-    353: "证券聚焦",
-    355: "产经资讯",
-    1207: "财经早餐",
-}
 
 # re.ASCII: \d must not match other scripts' digits ("٢٠٢٦…" is not a code), and
 # "$" must not accept a trailing newline (\Z). Ids and dates become file paths.
@@ -75,37 +68,6 @@ def valid_show_time(value: str) -> bool:
 
 # JSONP: "cb({...});" -> {...}
 JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
-
-
-def column_name(column_id: int) -> str:
-    return COLUMNS.get(column_id, str(column_id))
-
-
-def list_url(columns: list[int] | int, page_index: int, page_size: int, req_trace: str) -> str:
-    """The list API URL for one page of one column (or a comma list)."""
-    if isinstance(columns, int):
-        columns = [columns]
-    query = {
-        "client": "web",
-        "biz": "web_news_col",
-        "column": ",".join(str(c) for c in columns),
-        "order": "1",
-        "needInteractData": "0",
-        "page_index": str(page_index),
-        "page_size": str(page_size),
-        "req_trace": req_trace,
-        "fields": LIST_FIELDS,
-        "types": "1,20",
-    }
-    return f"{LIST_API}?{urlencode(query, safe=',')}"
-
-
-def article_url(code: str) -> str:
-    return ARTICLE_URL.format(code=code)
-
-
-def choice_text_url(info_code: str) -> str:
-    return CHOICE_TEXT_API.format(info_code=info_code)
 
 
 def code_from_id(value: str) -> str | None:

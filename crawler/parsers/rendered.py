@@ -33,11 +33,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from parsel import Selector
 
+from crawler.eastmoney.urls import CHOICE_API_PATH, LIST_API_PATH
 from crawler.items import Fetched, ListEntry
 from crawler.parsers import eastmoney as em
 
-LIST_API_PATH = "/comm/web/getNewsByColumns"
-CHOICE_API_PATH = "/NewsData/GetNewsText.do"
 SHOW_TIME_IN_TEXT = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 
 

@@ -1,0 +1,115 @@
+"""Every Eastmoney host, path and URL template finews uses, and the column catalog.
+
+Nothing else in finews spells an Eastmoney URL: spiders, the browser route, the
+middlewares and the settings' defaults take them from here (see
+/work/shared/upstream.md for what is known of each endpoint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+#: The politeness domain: every ``*.eastmoney.com`` host is one site.
+DOMAIN = "eastmoney.com"
+
+# The list API (JSON/JSONP): one page of one or more columns.
+LIST_API_ORIGIN = "https://np-listapi.eastmoney.com"
+LIST_API_PATH = "/comm/web/getNewsByColumns"
+LIST_API = LIST_API_ORIGIN + LIST_API_PATH
+LIST_FIELDS = "code,showTime,title,mediaName,summary,image,url,uniqueUrl,Np_dst"
+
+# The article page, e.g. https://finance.eastmoney.com/a/202206142411662087.html
+ARTICLE_URL = "https://finance.eastmoney.com/a/{code}.html"
+
+# Choice: the share page (a script fills it from GetNewsText.do) and that API.
+CHOICE_ORIGIN = "http://choicewzp1.eastmoney.com"
+CHOICE_API_PREFIX = "/NewsData/"
+CHOICE_API_PATH = "/NewsData/GetNewsText.do"
+CHOICE_TEXT_API = CHOICE_ORIGIN + CHOICE_API_PATH + "?id={info_code}"
+SHARE_PAGE = CHOICE_ORIGIN + "/html_News/NewsShare.html?infoCode={info_code}"
+
+#: URL path prefix of an API a rendered page loads -> the Eastmoney origin serving it.
+API_ORIGINS: dict[str, str] = {
+    LIST_API_PATH: LIST_API_ORIGIN,
+    CHOICE_API_PREFIX: CHOICE_ORIGIN,
+}
+
+#: Sent as the Referer of every request (what a reader's browser sends).
+REFERER = "https://finance.eastmoney.com/"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column (category) of the list API and its script-filled list page."""
+
+    id: int
+    name: str  # goes into posts and the database
+    host: str  # of the list page
+    slug: str  # https://<host>/a/<slug>.html, page n > 1: <slug>_<n>.html
+
+
+COLUMNS: dict[int, Column] = {
+    c.id: c
+    for c in (
+        Column(344, "财经导读", "finance.eastmoney.com", "ccjdd"),
+        Column(345, "资讯精华", "finance.eastmoney.com", "cywjh"),
+        Column(349, "沪深公司", "finance.eastmoney.com", "cssgs"),
+        Column(350, "国内经济", "finance.eastmoney.com", "cgnjj"),
+        Column(351, "国际经济", "finance.eastmoney.com", "cgjjj"),
+        Column(352, "宏观研究", "finance.eastmoney.com", "chgyj"),
+        Column(353, "证券聚焦", "finance.eastmoney.com", "czqyw"),
+        Column(355, "产经资讯", "finance.eastmoney.com", "ccjxw"),
+        Column(1207, "财经早餐", "stock.eastmoney.com", "czpnc"),
+    )
+}
+
+
+def column_name(column_id: int) -> str:
+    """The column's name, or its id as text for a column finews does not know."""
+    column = COLUMNS.get(column_id)
+    return column.name if column else str(column_id)
+
+
+def list_url(columns: list[int] | int, page_index: int, page_size: int, req_trace: str) -> str:
+    """The list API URL for one page of one column (or a comma list)."""
+    if isinstance(columns, int):
+        columns = [columns]
+    query = {
+        "client": "web",
+        "biz": "web_news_col",
+        "column": ",".join(str(c) for c in columns),
+        "order": "1",
+        "needInteractData": "0",
+        "page_index": str(page_index),
+        "page_size": str(page_size),
+        "req_trace": req_trace,
+        "fields": LIST_FIELDS,
+        "types": "1,20",
+    }
+    return f"{LIST_API}?{urlencode(query, safe=',')}"
+
+
+def article_url(code: str) -> str:
+    return ARTICLE_URL.format(code=code)
+
+
+def choice_text_url(info_code: str) -> str:
+    return CHOICE_TEXT_API.format(info_code=info_code)
+
+
+def column_page_url(column_id: int, page: int = 1) -> str:
+    """The column's (script-filled) list page; page n > 1 is ``<slug>_<n>.html``."""
+    if column_id not in COLUMNS:
+        raise ValueError(f"no list page known for column {column_id}")
+    if page < 1:
+        raise ValueError(f"page must be >= 1, got {page}")
+    column = COLUMNS[column_id]
+    name = column.slug if page == 1 else f"{column.slug}_{page}"
+    return f"https://{column.host}/a/{name}.html"
+
+
+def is_eastmoney(host: str) -> bool:
+    """``eastmoney.com`` or one of its subdomains (a host name, no port)."""
+    host = host.lower()
+    return host == DOMAIN or host.endswith("." + DOMAIN)
