@@ -97,9 +97,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The benchmark (bench/README.md explains each figure); BENCH_ARGS=--quick for small sizes,
-# --check to fail when a target is missed.
-BENCH_ARGS ?=
+# The benchmark (bench/README.md explains each figure); QUICK=1 (or BENCH_ARGS=--quick) for
+# small sizes, CHECK=1 (--check) to fail when a target is missed.
+QUICK ?=
+CHECK ?=
+BENCH_ARGS ?= $(if $(QUICK),--quick) $(if $(CHECK),--check)
 bench: install sysdeps
 	$(PY) -m bench --dir build/bench $(BENCH_ARGS)
 
