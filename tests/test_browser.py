@@ -2,8 +2,8 @@
 
 Each crawl runs in a subprocess (``python -m tests.test_browser probe CONFIG``):
 a throwaway spider (:class:`ProbeSpider`) renders the pages of a plan with
-``crawler.browser.render_request_meta`` under
-``crawler.browser.playwright_settings``
+``crawler.browser.render.render_request_meta`` under
+``crawler.browser.addon.playwright_settings``
 and the project's settings (``FINEWS_UPSTREAM`` maps Eastmoney onto the
 replica), and writes what it got to ``results.json`` and ``stats.json``.
 
@@ -229,7 +229,10 @@ def probe_main(config_path: str) -> None:
     settings = get_project_settings()
     if config.get("addon"):
         # The way a project turns it on: the add-on, FINEWS_RENDER, FINEWS_CHROMIUM.
-        pw = {"ADDONS": {"crawler.browser.RenderAddon": 0}, "FINEWS_CHROMIUM": config["chromium"]}
+        pw = {
+            "ADDONS": {"crawler.browser.addon.RenderAddon": 0},
+            "FINEWS_CHROMIUM": config["chromium"],
+        }
     else:
         pw = playwright_settings(
             config["chromium"],
