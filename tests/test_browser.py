@@ -513,6 +513,41 @@ def test_render_addon_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         applied(FINEWS_RENDER="always")
 
 
+def test_config_reads_the_browser_settings() -> None:
+    """FinewsConfig is the one reader of the browser's FINEWS_* settings; the route
+    is on when scrapy-playwright has a Chromium to launch (what RenderAddon sets)."""
+    from scrapy.settings import Settings
+    from scrapy.utils.test import get_crawler
+
+    from crawler import settings as project
+    from crawler.config import FinewsConfig
+
+    def config(**values: object) -> FinewsConfig:
+        s = Settings()
+        s.setmodule(project, priority="project")
+        s.update(values, priority="cmdline")
+        return FinewsConfig.from_settings(s)
+
+    cfg = config()
+    assert (cfg.render, cfg.chromium, cfg.render_recycle_pages, cfg.render_on) == (
+        "auto",
+        "",
+        100,
+        False,
+    )
+    cfg = config(FINEWS_CHROMIUM=f" {DEBIAN_SHELL} ", FINEWS_RENDER_RECYCLE_PAGES="-3")
+    assert cfg.chromium == DEBIAN_SHELL and cfg.render_recycle_pages == 0
+    launch = {"PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": DEBIAN_SHELL}}
+    assert config(**launch).render_on
+    assert not config(FINEWS_RENDER="never", **launch).render_on
+    assert not config(PLAYWRIGHT_LAUNCH_OPTIONS={"headless": True}).render_on
+    # The middleware takes its page count from there too.
+    s = {k: getattr(project, k) for k in dir(project) if k.isupper()}
+    s.update(FINEWS_RENDER="never", FINEWS_RENDER_RECYCLE_PAGES=7, PLAYWRIGHT_MAX_CONTEXTS=3)
+    middleware = RenderContextMiddleware.from_crawler(get_crawler(settings_dict=s))
+    assert (middleware.pages, middleware.max_live) == (7, 3)
+
+
 def test_render_request_meta() -> None:
     meta = render_request_meta("list", timeout_ms=5000)
     assert meta["playwright"] is True and meta["finews_render"] == "list"

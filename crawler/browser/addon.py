@@ -15,6 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.browser.chromium import launch_args
@@ -186,8 +187,6 @@ class RenderAddon:
         self.status = ""
 
     def update_settings(self, settings: Any) -> None:
-        from scrapy.settings import SETTINGS_PRIORITIES
-
         cfg = FinewsConfig.from_settings(settings)
         # The launch check is remembered in the archive (a dotfile Jekyll skips).
         cache = cfg.archive_dir / PROBE_CACHE_NAME
