@@ -1,7 +1,7 @@
 """Benchmark the browser route against the fast route, on the local replica.
 
     .venv/bin/python -m bench.browser [--pages 2000] [--route both|browser|fast]
-        [--concurrency 4] [--recycle 100] [--max-contexts 2] [--json OUT]
+        [--concurrency 4] [--recycle 100] [--max-contexts 2] [--chromium PATH] [--json OUT]
 
 - browser: N Choice share pages (``NewsShare.html?infoCode=…``) rendered with
   Chromium through scrapy-playwright (``crawler.browser``: render_request_meta,
@@ -14,18 +14,20 @@
 
 The replica runs in its own process; the crawl runs in another
 (``python -m bench.browser --crawl CONFIG``). This process samples, every
-second, the RSS of the crawl process plus all its children (the Playwright
-driver and every Chromium process) with psutil when installed, else from
-``/proc`` (PSS from ``smaps_rollup`` too: Chromium's processes share pages, so
-the RSS sum over-counts). It prints pages/s and the memory curve: min, median
-and peak per 10% of the run's wall time.
+second, with psutil, the RSS of the crawl process plus all its children (the
+Playwright driver and every Chromium process), and their PSS too (Chromium's
+processes share pages, so the RSS sum over-counts). It prints pages/s and the
+memory curve: min, median and peak per 10% of the run's wall time.
+
+The Chromium is ``--chromium`` (default: the project's ``FINEWS_CHROMIUM``,
+through :class:`crawler.config.FinewsConfig`), found as the crawler finds it
+(:func:`crawler.browser.chromium.find_chromium`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -35,55 +37,32 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 MIB = 1024 * 1024
 
-try:  # optional
-    import psutil  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the machine
-    psutil = None
-
-
 # --------------------------------------------------------------------------- memory sampling
 
 
-def _proc_tree(pid: int) -> list[int]:
-    if psutil is not None:
-        try:
-            root = psutil.Process(pid)
-            return [pid] + [p.pid for p in root.children(recursive=True)]
-        except psutil.Error:
-            return []
-    from crawler.browser import iter_descendants
-
-    return [pid, *iter_descendants(pid)]
+def _proc_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and all its descendants ([] when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
-def _mem(pid: int) -> tuple[int, int, str]:
+def _mem(proc: psutil.Process) -> tuple[int, int, str]:
     """(RSS bytes, PSS bytes or 0, executable name) of one process."""
     try:
-        if psutil is not None:
-            p = psutil.Process(pid)
-            info = p.memory_full_info() if hasattr(p, "memory_full_info") else p.memory_info()
-            return info.rss, getattr(info, "pss", 0), p.name()
-        rss = pss = 0
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1]) * 1024
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        pss = int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        name = Path(f"/proc/{pid}/exe").resolve().name if os.path.exists(f"/proc/{pid}/exe") else ""
-        return rss, pss, name
-    except Exception:  # noqa: BLE001 - the process just ended
+        info = proc.memory_full_info()
+        return info.rss, getattr(info, "pss", 0), proc.name()
+    except psutil.Error:  # the process just ended (or is not ours to read)
         return 0, 0, ""
 
 
@@ -102,13 +81,13 @@ class Sampler(threading.Thread):
             rss = pss = browser_rss = browser_pss = driver_pss = 0
             procs = chromium = 0
             crawler_pss = 0
-            for pid in _proc_tree(self.pid):
-                r, p, name = _mem(pid)
+            for proc in _proc_tree(self.pid):
+                r, p, name = _mem(proc)
                 if not r:
                     continue
                 procs += 1
                 rss, pss = rss + r, pss + p
-                if pid == self.pid:
+                if proc.pid == self.pid:
                     crawler_pss = p
                 elif "chrom" in name or "headless" in name:
                     chromium += 1
@@ -144,7 +123,9 @@ def crawl_main(config_path: str) -> None:
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from crawler import browser
+    from crawler.browser.addon import playwright_settings
+    from crawler.browser.render import render_request_meta, share_page_url
+    from crawler.browser.snapshots import render_snapshots
     from crawler.parsers import eastmoney as em
     from crawler.parsers.rendered import parse_rendered_share
 
@@ -165,8 +146,8 @@ def crawl_main(config_path: str) -> None:
             for i in range(cfg["pages"]):
                 code = codes[i % len(codes)]
                 if route == "browser":
-                    url = browser.share_page_url(code)
-                    meta = browser.render_request_meta("share", timeout_ms=15_000)
+                    url = share_page_url(code)
+                    meta = render_request_meta("share", timeout_ms=15_000)
                 else:
                     url = em.choice_text_url("NW" + code)
                     meta = {}
@@ -181,7 +162,7 @@ def crawl_main(config_path: str) -> None:
 
         def parse(self, response):
             if route == "browser":
-                snaps = browser.render_snapshots(response)
+                snaps = render_snapshots(response)
                 self.snapshot_bytes += sum(len(s.body) for s in snaps)
                 share, reason = parse_rendered_share(response.text, response.url, snaps)
                 good = share is not None and share.source == "json"
@@ -241,7 +222,7 @@ def crawl_main(config_path: str) -> None:
     }
     if route == "browser":
         overrides.update(
-            browser.playwright_settings(
+            playwright_settings(
                 cfg["chromium"],
                 max_contexts=cfg["max_contexts"],
                 max_pages=cfg["concurrency"],
@@ -272,7 +253,7 @@ def start_replica(refuse_json: bool) -> tuple[subprocess.Popen, str]:
 
 
 def run_route(route: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from crawler import browser
+    from crawler.browser.chromium import find_chromium
     from tests.replica.fixtures import load_articles
 
     codes = [a["code"] for a in load_articles() if a["choice"] == "ok" and a["np_dst"] == "CMS"]
@@ -289,7 +270,7 @@ def run_route(route: str, args: argparse.Namespace, work: Path) -> dict[str, Any
         "concurrency": args.concurrency,
         "recycle": args.recycle,
         "max_contexts": args.max_contexts,
-        "chromium": browser.find_chromium(os.environ.get("FINEWS_CHROMIUM", "")) or "",
+        "chromium": find_chromium(args.chromium) or "",
     }
     if route == "browser" and not config["chromium"]:
         raise SystemExit("no Chromium found (apt-get install chromium-headless-shell)")
@@ -392,6 +373,15 @@ def print_summary(s: dict[str, Any]) -> None:
         print(f"   stats: {json.dumps(interesting, sort_keys=True)}")
 
 
+def project_chromium() -> str:
+    """``FINEWS_CHROMIUM`` of the project's settings (``""``: let the crawler find one)."""
+    from scrapy.utils.project import get_project_settings
+
+    from crawler.config import FinewsConfig
+
+    return FinewsConfig.from_settings(get_project_settings()).chromium
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2000)
@@ -400,14 +390,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recycle", type=int, default=100, help="pages per browser context")
     parser.add_argument("--max-contexts", type=int, default=2)
     parser.add_argument("--interval", type=float, default=1.0, help="sampling interval, s")
+    parser.add_argument(
+        "--chromium", help="Chromium executable (default: the project's FINEWS_CHROMIUM, or found)"
+    )
     parser.add_argument("--json", help="also write the summaries here")
     parser.add_argument("--crawl", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.crawl:
         crawl_main(args.crawl)
         return
+    if args.chromium is None:
+        args.chromium = project_chromium()
     print(
-        f"memory sampler: {'psutil' if psutil else '/proc'}; {args.pages} pages, "
+        f"memory sampler: psutil; {args.pages} pages, "
         f"concurrency {args.concurrency}, new context every {args.recycle} pages"
     )
     routes = ["browser", "fast"] if args.route == "both" else [args.route]

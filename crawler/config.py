@@ -1,4 +1,11 @@
-"""The one place where ``FINEWS_*`` settings are read and checked."""
+"""The one place where ``FINEWS_*`` settings are read and checked.
+
+``render_on`` is not a setting of its own: the browser route is on when
+:class:`crawler.browser.addon.RenderAddon` set scrapy-playwright up, i.e. when
+Scrapy's ``PLAYWRIGHT_LAUNCH_OPTIONS`` hold the ``executable_path`` of the
+Chromium it checked (it sets nothing when none starts, or under
+``FINEWS_RENDER=never``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,10 @@ from urllib.parse import urlsplit
 # Annotations only: the offload worker imports this module without Scrapy.
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
+
+
+#: ``FINEWS_RENDER``: never render, render when the fast route failed, render first.
+RENDER_MODES = ("never", "auto", "always")
 
 
 class ConfigError(ValueError):
@@ -48,7 +59,7 @@ class FinewsConfig:
     refresh_hours: float
     log_file_level: str
     render: str  # "never" | "auto" | "always"
-    render_on: bool  # a browser was found and the route is set up (by RenderAddon)
+    render_on: bool  # a Chromium was checked and scrapy-playwright set up (see above)
     quiet: bool
     posts_keep_days: int
     refresh_every: float
@@ -60,6 +71,10 @@ class FinewsConfig:
     backoff_max: float = 120.0
     backoff_recover: int = 20
     block_markers: tuple[str, ...] = ()
+    # The browser route (crawler.browser): FINEWS_CHROMIUM ("" = found),
+    # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
+    chromium: str = ""
+    render_recycle_pages: int = 100
 
     @property
     def db_path(self) -> Path:
@@ -81,7 +96,7 @@ class FinewsConfig:
         if "{info_code}" not in share_url:
             raise ConfigError("FINEWS_SHARE_URL must contain {info_code}")
         render = str(settings.get("FINEWS_RENDER") or "auto").strip().lower()
-        if render not in ("never", "auto", "always"):
+        if render not in RENDER_MODES:
             raise ConfigError(f"FINEWS_RENDER must be never, auto or always, got {render!r}")
         page_size = settings.getint("FINEWS_PAGE_SIZE", 50)
         if not 1 <= page_size <= 200:
@@ -102,7 +117,8 @@ class FinewsConfig:
             min_coverage=settings.getfloat("FINEWS_MIN_COVERAGE", 0.99),
             refresh_hours=settings.getfloat("FINEWS_REFRESH_HOURS", 48.0),
             render=render,
-            render_on=bool(settings.get("FINEWS_RENDER_EXECUTABLE")),
+            render_on=render != "never"
+            and bool(settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS").get("executable_path")),
             log_file_level=str(settings.get("FINEWS_LOG_FILE_LEVEL") or "INFO").upper(),
             quiet=settings.getbool("FINEWS_QUIET", False),
             posts_keep_days=max(0, settings.getint("FINEWS_POSTS_KEEP_DAYS", 0)),
@@ -114,6 +130,8 @@ class FinewsConfig:
             backoff_max=max(0.01, settings.getfloat("FINEWS_BACKOFF_MAX", 120.0)),
             backoff_recover=max(1, settings.getint("FINEWS_BACKOFF_RECOVER", 20)),
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
+            chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
+            render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -79,7 +79,7 @@ FINEWS_BACKOFF_RECOVER = 20
 # markers (滑块验证, 验证码, captcha, ...; crawler.middlewares.BLOCK_MARKERS).
 FINEWS_BLOCK_MARKERS = ""
 
-# The browser route (Chromium through scrapy-playwright, see crawler/browser.py):
+# The browser route (Chromium through scrapy-playwright, see crawler/browser/):
 # "never"; "auto" = a column or article goes to the browser only when its fast
 # route failed (list answer refused/unreadable, no body from page or Choice);
 # "always" = render every column page and share link.
@@ -174,7 +174,7 @@ EXTENSIONS = {
 
 # Applies FINEWS_RENDER: scrapy-playwright's handler, launch options and
 # context recycling when a browser is to be used.
-ADDONS = {"crawler.browser.RenderAddon": 0}
+ADDONS = {"crawler.browser.addon.RenderAddon": 0}
 
 # `scrapy crawl` is finews's own (lock, exit codes); `scrapy rebuild` too.
 COMMANDS_MODULE = "crawler.commands"

@@ -2,7 +2,8 @@
 
 Each crawl runs in a subprocess (``python -m tests.test_browser probe CONFIG``):
 a throwaway spider (:class:`ProbeSpider`) renders the pages of a plan with
-``crawler.browser.render_request_meta`` under ``crawler.browser.playwright_settings``
+``crawler.browser.render.render_request_meta`` under
+``crawler.browser.addon.playwright_settings``
 and the project's settings (``FINEWS_UPSTREAM`` maps Eastmoney onto the
 replica), and writes what it got to ``results.json`` and ``stats.json``.
 
@@ -23,9 +24,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from crawler import browser
+from crawler.browser import chromium, probe
+from crawler.browser.addon import HANDLER, RECYCLE_MIDDLEWARE, RenderAddon, playwright_settings
+from crawler.browser.capture import abort_request
+from crawler.browser.contexts import RenderContextMiddleware
+from crawler.browser.render import page_init, render_request_meta, settle, share_page_url
+from crawler.browser.snapshots import canonical_sub_url, render_result, render_snapshots
+from crawler.eastmoney.urls import column_page_url
 from crawler.items import Fetched
 from crawler.parsers import eastmoney as em
 from crawler.parsers.rendered import parse_rendered_list, parse_rendered_share
@@ -74,20 +82,17 @@ def fetched_from_json(d: dict[str, Any]) -> Fetched:
     )
 
 
+def _program(proc: psutil.Process) -> str:
+    """The program a process runs (its ``argv[0]``; "" when it is gone)."""
+    try:
+        cmdline = proc.cmdline()
+    except psutil.Error:
+        return ""
+    return cmdline[0] if cmdline else ""
+
+
 def _browser_main_pids() -> list[int]:
     """Chromium main processes below this process (their parent is not Chromium)."""
-
-    def exe(pid: int) -> str:
-        try:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return ""
-        return os.path.basename(raw.split(b"\0")[0].decode(errors="replace"))
-
-    def ppid(pid: int) -> int:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat[stat.rindex(")") + 2 :].split()[1])
-
     names = {
         "chromium-headless-shell",
         "chromium",
@@ -96,26 +101,22 @@ def _browser_main_pids() -> list[int]:
         "chrome-headless-shell",
     }
     pids = []
-    for pid in browser.iter_descendants(os.getpid()):
+    for proc in psutil.Process().children(recursive=True):
         try:
-            if exe(pid) in names and exe(ppid(pid)) not in names:
-                pids.append(pid)
-        except (OSError, ValueError):
+            parent = proc.parent()
+        except psutil.Error:
             continue
+        parent_name = os.path.basename(_program(parent)) if parent is not None else ""
+        if os.path.basename(_program(proc)) in names and parent_name not in names:
+            pids.append(proc.pid)
     return pids
 
 
 def _count_drivers() -> int:
     """Playwright driver (node) processes below this process."""
-    count = 0
-    for pid in browser.iter_descendants(os.getpid()):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"playwright/driver" in cmdline.split(b"\0")[0]:
-            count += 1
-    return count
+    return sum(
+        "playwright/driver" in _program(proc) for proc in psutil.Process().children(recursive=True)
+    )
 
 
 def make_probe_spider() -> type:
@@ -139,7 +140,7 @@ def make_probe_spider() -> type:
             for i, step in enumerate(plan):
                 meta: dict[str, Any] = {"probe_id": step["id"], "probe_kind": step["kind"]}
                 if step["kind"] != "plain":
-                    meta.update(browser.render_request_meta(step["kind"], **render))
+                    meta.update(render_request_meta(step["kind"], **render))
                 yield scrapy.Request(
                     step["url"],
                     callback=self.parse,
@@ -163,13 +164,13 @@ def make_probe_spider() -> type:
             if meta["probe_kind"] == "plain":
                 record["body"] = response.text
             else:
-                result = browser.render_result(response)
+                result = render_result(response)
                 record.update(
                     state=result.state if result else None,
                     wait_ms=result.wait_ms if result else None,
                     errors=result.errors if result else None,
                     dom=response.text,
-                    snapshots=[_fetched_json(f) for f in browser.render_snapshots(response)],
+                    snapshots=[_fetched_json(f) for f in render_snapshots(response)],
                 )
             if meta["probe_kind"] != "plain" and not hasattr(self, "processes"):
                 handlers = self.crawler.engine.downloader.handlers._handlers
@@ -195,7 +196,7 @@ def make_probe_spider() -> type:
                     "kind": request.meta["probe_kind"],
                     "ok": False,
                     "error": f"{failure.type.__name__}: {failure.getErrorMessage()[:300]}",
-                    "state": getattr(browser.render_result(request), "state", None),
+                    "state": getattr(render_result(request), "state", None),
                     "finished": time.time(),
                 }
             )
@@ -228,9 +229,12 @@ def probe_main(config_path: str) -> None:
     settings = get_project_settings()
     if config.get("addon"):
         # The way a project turns it on: the add-on, FINEWS_RENDER, FINEWS_CHROMIUM.
-        pw = {"ADDONS": {"crawler.browser.RenderAddon": 0}, "FINEWS_CHROMIUM": config["chromium"]}
+        pw = {
+            "ADDONS": {"crawler.browser.addon.RenderAddon": 0},
+            "FINEWS_CHROMIUM": config["chromium"],
+        }
     else:
-        pw = browser.playwright_settings(
+        pw = playwright_settings(
             config["chromium"],
             downloader_middlewares=settings.getdict("DOWNLOADER_MIDDLEWARES"),
             **config.get("playwright", {}),
@@ -256,14 +260,14 @@ def run_probe(
     timeout: int = 240,
 ) -> dict[str, Any]:
     """Run a probe crawl in a subprocess; returns ``{"results", "by_id", "stats", "log"}``."""
-    chromium = browser.find_chromium(os.environ.get("FINEWS_CHROMIUM", ""))
-    if chromium is None:
+    executable = chromium.find_chromium(os.environ.get("FINEWS_CHROMIUM", ""))
+    if executable is None:
         pytest.fail(NO_CHROMIUM)
     out.mkdir(parents=True, exist_ok=True)
     config = {
         "out": str(out),
         "plan": plan,
-        "chromium": chromium,
+        "chromium": executable,
         "render": render or {},
         "playwright": playwright or {},
         "settings": {"FINEWS_UPSTREAM": upstream, "FINEWS_ARCHIVE_DIR": str(out / "archive")}
@@ -303,80 +307,80 @@ def stat(stats: dict[str, str], key: str) -> int:
 
 
 def test_find_chromium_finds_a_browser_and_the_debian_binary() -> None:
-    found = browser.find_chromium()
+    found = chromium.find_chromium()
     if found is None:
         pytest.fail(NO_CHROMIUM)
-    if browser.bundled_chromium() is None:
+    if chromium.bundled_chromium() is None:
         assert found == DEBIAN_SHELL, f"expected Debian's headless shell, found {found}"
     assert os.access(found, os.X_OK)
 
 
 def test_find_chromium_prefers_an_executable_setting(tmp_path: Path) -> None:
-    assert browser.find_chromium(DEBIAN_SHELL) == DEBIAN_SHELL
-    assert browser.find_chromium("chromium-headless-shell") == DEBIAN_SHELL  # on PATH
+    assert chromium.find_chromium(DEBIAN_SHELL) == DEBIAN_SHELL
+    assert chromium.find_chromium("chromium-headless-shell") == DEBIAN_SHELL  # on PATH
     # Not executable: ignored, the normal search goes on.
     stub = tmp_path / "chrome"
     stub.write_text("#!/bin/sh\n")
-    assert browser.find_chromium(str(stub)) == browser.find_chromium()
-    assert browser.find_chromium(str(tmp_path / "missing")) == browser.find_chromium()
+    assert chromium.find_chromium(str(stub)) == chromium.find_chromium()
+    assert chromium.find_chromium(str(tmp_path / "missing")) == chromium.find_chromium()
 
 
 def test_browser_available_launches_it() -> None:
-    exe = browser.find_chromium()
+    exe = chromium.find_chromium()
     if exe is None:
         pytest.fail(NO_CHROMIUM)
-    ok, detail = browser.browser_available(exe)
+    ok, detail = probe.browser_available(exe)
     assert ok, detail
     assert detail.split(".")[0].isdigit(), detail  # the browser version, e.g. 156.0.8078.79
 
 
 def test_browser_available_explains_failures(tmp_path: Path) -> None:
-    ok, reason = browser.browser_available(None)
+    ok, reason = probe.browser_available(None)
     assert not ok and "no Chromium" in reason
-    ok, reason = browser.browser_available(str(tmp_path / "nope"))
+    ok, reason = probe.browser_available(str(tmp_path / "nope"))
     assert not ok and "not an executable" in reason
     # Answers --version but is no browser: only a real launch tells.
-    ok, reason = browser.browser_available("/bin/true", timeout_s=10)
+    ok, reason = probe.browser_available("/bin/true", timeout_s=10)
     assert not ok and "launch failed" in reason
 
 
 def test_resolve_browser_modes(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert browser.resolve_browser("never") == (None, "disabled (FINEWS_RENDER=never)")
+    assert probe.resolve_browser("never") == (None, "disabled (FINEWS_RENDER=never)")
     with pytest.raises(ValueError):
-        browser.resolve_browser("sometimes")
-    exe, version = browser.resolve_browser("auto")
-    assert exe == browser.find_chromium() and version
+        probe.resolve_browser("sometimes")
+    exe, version = probe.resolve_browser("auto")
+    assert exe == chromium.find_chromium() and version
     # A machine without any Chromium:
-    monkeypatch.setattr(browser, "SYSTEM_CHROMIUMS", ())
-    monkeypatch.setattr(browser, "WHICH_NAMES", ())
-    monkeypatch.setattr(browser, "bundled_chromium", lambda: None)
-    assert browser.find_chromium() is None
-    exe, reason = browser.resolve_browser("auto")
+    monkeypatch.setattr(chromium, "SYSTEM_CHROMIUMS", ())
+    monkeypatch.setattr(chromium, "WHICH_NAMES", ())
+    monkeypatch.setattr(chromium, "bundled_chromium", lambda: None)
+    assert chromium.find_chromium() is None
+    exe, reason = probe.resolve_browser("auto")
     assert exe is None and "no Chromium" in reason
-    with pytest.raises(browser.BrowserUnavailable, match="FINEWS_RENDER=always"):
-        browser.resolve_browser("always")
+    with pytest.raises(probe.BrowserUnavailable, match="FINEWS_RENDER=always"):
+        probe.resolve_browser("always")
 
 
 def test_launch_check_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cron run does not launch Chromium just to check it: a successful check
     is cached per executable file for a day; anything else checks again."""
-    exe = browser.find_chromium()
+    exe = chromium.find_chromium()
     if exe is None:
         pytest.fail(NO_CHROMIUM)
-    cache = tmp_path / "archive" / browser.PROBE_CACHE_NAME
+    cache = tmp_path / "archive" / probe.PROBE_CACHE_NAME
     launches: list[str] = []
-    real_check = browser.browser_available
+    real_check = probe.browser_available
 
     def counting(executable: str | None, timeout_s: float = 30.0) -> tuple[bool, str]:
         launches.append(str(executable))
         return real_check(executable, timeout_s)
 
-    monkeypatch.setattr(browser, "browser_available", counting)
-    got, version = browser.resolve_browser("auto", probe_cache=cache)
+    monkeypatch.setattr(probe, "browser_available", counting)
+    got, version = probe.resolve_browser("auto", probe_cache=cache)
     assert got == exe and version.split(".")[0].isdigit() and len(launches) == 1
     record = json.loads(cache.read_text())
     assert record["ok"] is True and record["key"]["executable"] == os.path.realpath(exe)
-    assert browser.resolve_browser("auto", probe_cache=cache) == (exe, version)
+    assert probe.resolve_browser("auto", probe_cache=cache) == (exe, version)
     assert len(launches) == 1  # remembered
     # Another file at that path (an upgrade), a stale or unreadable record: check again.
     for spoil in (
@@ -391,12 +395,12 @@ def test_launch_check_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             spoil(record)
             cache.write_text(json.dumps(record))
         before = len(launches)
-        assert browser.resolve_browser("auto", probe_cache=cache) == (exe, version)
+        assert probe.resolve_browser("auto", probe_cache=cache) == (exe, version)
         assert len(launches) == before + 1
     # A failed check is not remembered.
-    monkeypatch.setattr(browser, "browser_available", lambda e, t=30.0: (False, "launch failed: x"))
+    monkeypatch.setattr(probe, "browser_available", lambda e, t=30.0: (False, "launch failed: x"))
     cache.unlink()
-    assert browser.resolve_browser("auto", probe_cache=cache) == (None, "launch failed: x")
+    assert probe.resolve_browser("auto", probe_cache=cache) == (None, "launch failed: x")
     assert not cache.exists()
 
 
@@ -404,26 +408,26 @@ def test_launch_check_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_page_urls() -> None:
-    assert browser.column_page_url(350) == "https://finance.eastmoney.com/a/cgnjj.html"
-    assert browser.column_page_url(351, 3) == "https://finance.eastmoney.com/a/cgjjj_3.html"
-    assert browser.column_page_url(1207, 2) == "https://stock.eastmoney.com/a/czpnc_2.html"
+    assert column_page_url(350) == "https://finance.eastmoney.com/a/cgnjj.html"
+    assert column_page_url(351, 3) == "https://finance.eastmoney.com/a/cgjjj_3.html"
+    assert column_page_url(1207, 2) == "https://stock.eastmoney.com/a/czpnc_2.html"
     for column in (344, 345, 353):
-        assert browser.column_page_url(column).startswith("https://finance.eastmoney.com/a/c")
+        assert column_page_url(column).startswith("https://finance.eastmoney.com/a/c")
     with pytest.raises(ValueError):
-        browser.column_page_url(999)
+        column_page_url(999)
     with pytest.raises(ValueError):
-        browser.column_page_url(350, 0)
+        column_page_url(350, 0)
     share = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW202611233592418806"
-    assert browser.share_page_url("NW202611233592418806") == share
-    assert browser.share_page_url("202611233592418806") == share
+    assert share_page_url("NW202611233592418806") == share
+    assert share_page_url("202611233592418806") == share
     with pytest.raises(ValueError):
-        browser.share_page_url("x")
+        share_page_url("x")
 
 
 def test_canonical_sub_url_maps_the_mirror_origin_only() -> None:
     page = "http://127.0.0.1:9/a/cgnjj.html"
     canon = "https://finance.eastmoney.com/a/cgnjj.html"
-    f = browser.canonical_sub_url
+    f = canonical_sub_url
     assert (
         f("http://127.0.0.1:9/comm/web/getNewsByColumns?column=350&x=1", page, canon)
         == "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns?column=350&x=1"
@@ -441,8 +445,8 @@ def test_canonical_sub_url_maps_the_mirror_origin_only() -> None:
 
 
 def test_playwright_settings() -> None:
-    s = browser.playwright_settings(DEBIAN_SHELL, 3, 5, 12_000, recycle_pages=50)
-    handler = "crawler.browser.SharedPlaywrightDownloadHandler"
+    s = playwright_settings(DEBIAN_SHELL, 3, 5, 12_000, recycle_pages=50)
+    handler = "crawler.browser.addon.SharedPlaywrightDownloadHandler"
     assert s["DOWNLOAD_HANDLERS"] == {"http": handler, "https": handler}
     assert s["TWISTED_REACTOR"] == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
     launch = s["PLAYWRIGHT_LAUNCH_OPTIONS"]
@@ -457,9 +461,9 @@ def test_playwright_settings() -> None:
     assert "DOWNLOADER_MIDDLEWARES" not in s
     from scrapy.utils.misc import load_object
 
-    assert load_object(s["PLAYWRIGHT_ABORT_REQUEST"]) is browser.abort_request
-    merged = browser.playwright_settings(DEBIAN_SHELL, downloader_middlewares={"a.B": 1})
-    assert merged["DOWNLOADER_MIDDLEWARES"] == {"a.B": 1, browser.RECYCLE_MIDDLEWARE: 960}
+    assert load_object(s["PLAYWRIGHT_ABORT_REQUEST"]) is abort_request
+    merged = playwright_settings(DEBIAN_SHELL, downloader_middlewares={"a.B": 1})
+    assert merged["DOWNLOADER_MIDDLEWARES"] == {"a.B": 1, RECYCLE_MIDDLEWARE: 960}
     # Scrapy 2.19 already defaults to the asyncio reactor scrapy-playwright needs.
     from scrapy.settings import default_settings
 
@@ -471,49 +475,91 @@ def test_render_addon_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from scrapy.utils.misc import load_object
 
     from crawler import settings as project
+    from crawler.config import FinewsConfig
 
-    def applied(**values: object) -> Settings:
+    def applied(**values: object) -> tuple[Settings, RenderAddon, FinewsConfig]:
         s = Settings()
         s.setmodule(project, priority="project")
         s.update(values, priority="cmdline")
-        browser.RenderAddon().update_settings(s)
-        return s
+        before = {k: (v, s.getpriority(k)) for k, v in s.items() if k.startswith("FINEWS_")}
+        render_addon = RenderAddon()
+        render_addon.update_settings(s)
+        # The add-on's outcome is Scrapy's own settings: no FINEWS_* is written.
+        assert {k: (v, s.getpriority(k)) for k, v in s.items() if k.startswith("FINEWS_")} == before
+        return s, render_addon, FinewsConfig.from_settings(s)
 
-    s = applied(FINEWS_RENDER="auto", PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT=5000)
-    assert s["FINEWS_RENDER_EXECUTABLE"] == browser.find_chromium()
-    assert s.getdict("DOWNLOAD_HANDLERS")["https"] == browser.HANDLER
+    s, ad, cfg = applied(FINEWS_RENDER="auto", PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT=5000)
+    assert s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")["executable_path"] == chromium.find_chromium()
+    assert ad.executable == chromium.find_chromium() and cfg.render_on
+    assert s.getdict("DOWNLOAD_HANDLERS")["https"] == HANDLER
     assert s.getint("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") == 5000  # the user's value wins
     assert s.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT") == project.CONCURRENT_REQUESTS
     middlewares = {
         load_object(k) if isinstance(k, str) else k: v
         for k, v in s.getdict("DOWNLOADER_MIDDLEWARES").items()
     }
-    assert middlewares[browser.RenderContextMiddleware] == 960
+    assert middlewares[RenderContextMiddleware] == 960
     upstream = "crawler.middlewares.UpstreamOverrideMiddleware"
     assert middlewares[load_object(upstream)] == project.DOWNLOADER_MIDDLEWARES[upstream]
 
-    s = applied(FINEWS_RENDER="never")
-    assert s["FINEWS_RENDER_EXECUTABLE"] == "" and not s.getdict("DOWNLOAD_HANDLERS")
-    monkeypatch.setattr(browser, "find_chromium", lambda preferred="": None)
-    s = applied(FINEWS_RENDER="auto")
-    assert s["FINEWS_RENDER_EXECUTABLE"] == "" and "no Chromium" in s["FINEWS_RENDER_STATUS"]
+    s, ad, cfg = applied(FINEWS_RENDER="never")
+    assert ad.executable is None and not cfg.render_on and not s.getdict("DOWNLOAD_HANDLERS")
+    assert not s.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
+    monkeypatch.setattr(probe, "find_chromium", lambda preferred="": None)
+    s, ad, cfg = applied(FINEWS_RENDER="auto")
+    assert ad.executable is None and not cfg.render_on and "no Chromium" in ad.status
     assert not s.getdict("DOWNLOAD_HANDLERS")
-    with pytest.raises(browser.BrowserUnavailable):
+    with pytest.raises(probe.BrowserUnavailable):
         applied(FINEWS_RENDER="always")
 
 
+def test_config_reads_the_browser_settings() -> None:
+    """FinewsConfig is the one reader of the browser's FINEWS_* settings; the route
+    is on when scrapy-playwright has a Chromium to launch (what RenderAddon sets)."""
+    from scrapy.settings import Settings
+    from scrapy.utils.test import get_crawler
+
+    from crawler import settings as project
+    from crawler.config import FinewsConfig
+
+    def config(**values: object) -> FinewsConfig:
+        s = Settings()
+        s.setmodule(project, priority="project")
+        s.update(values, priority="cmdline")
+        return FinewsConfig.from_settings(s)
+
+    cfg = config()
+    assert (cfg.render, cfg.chromium, cfg.render_recycle_pages, cfg.render_on) == (
+        "auto",
+        "",
+        100,
+        False,
+    )
+    cfg = config(FINEWS_CHROMIUM=f" {DEBIAN_SHELL} ", FINEWS_RENDER_RECYCLE_PAGES="-3")
+    assert cfg.chromium == DEBIAN_SHELL and cfg.render_recycle_pages == 0
+    launch = {"PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": DEBIAN_SHELL}}
+    assert config(**launch).render_on
+    assert not config(FINEWS_RENDER="never", **launch).render_on
+    assert not config(PLAYWRIGHT_LAUNCH_OPTIONS={"headless": True}).render_on
+    # The middleware takes its page count from there too.
+    s = {k: getattr(project, k) for k in dir(project) if k.isupper()}
+    s.update(FINEWS_RENDER="never", FINEWS_RENDER_RECYCLE_PAGES=7, PLAYWRIGHT_MAX_CONTEXTS=3)
+    middleware = RenderContextMiddleware.from_crawler(get_crawler(settings_dict=s))
+    assert (middleware.pages, middleware.max_live) == (7, 3)
+
+
 def test_render_request_meta() -> None:
-    meta = browser.render_request_meta("list", timeout_ms=5000)
+    meta = render_request_meta("list", timeout_ms=5000)
     assert meta["playwright"] is True and meta["finews_render"] == "list"
     assert meta["playwright_include_page"] is False
     (pm,) = meta["playwright_page_methods"]
-    assert pm.method is browser.settle and pm.args == ("list", 5000, 800)
-    assert meta["playwright_page_init_callback"] is browser.page_init
+    assert pm.method is settle and pm.args == ("list", 5000, 800)
+    assert meta["playwright_page_init_callback"] is page_init
     assert meta["finews_render_deadline_ms"] == 95_000
     assert "playwright_context" not in meta
-    assert browser.render_request_meta("share", context="c1")["playwright_context"] == "c1"
+    assert render_request_meta("share", context="c1")["playwright_context"] == "c1"
     with pytest.raises(ValueError):
-        browser.render_request_meta("article")
+        render_request_meta("article")
     # Module-level functions and plain data: the meta pickles (disk queues).
     import pickle
 
@@ -548,15 +594,15 @@ def refused_crawl(tmp_path_factory: pytest.TempPathFactory):
         by_name = {a["name"]: a for a in replica.articles}
         plan = [
             {"id": "plain_list", "kind": "plain", "url": em.list_url(350, 1, 20, "1")},
-            {"id": "list350", "kind": "list", "url": browser.column_page_url(350, 1)},
-            {"id": "list350_2", "kind": "list", "url": browser.column_page_url(350, 2)},
-            {"id": "list350_3", "kind": "list", "url": browser.column_page_url(350, 3)},
-            {"id": "list351", "kind": "list", "url": browser.column_page_url(351, 1)},
+            {"id": "list350", "kind": "list", "url": column_page_url(350, 1)},
+            {"id": "list350_2", "kind": "list", "url": column_page_url(350, 2)},
+            {"id": "list350_3", "kind": "list", "url": column_page_url(350, 3)},
+            {"id": "list351", "kind": "list", "url": column_page_url(351, 1)},
         ] + [
             {
                 "id": name,
                 "kind": "share",
-                "url": browser.share_page_url("NW" + by_name[name]["code"]),
+                "url": share_page_url("NW" + by_name[name]["code"]),
             }
             for name in SHARE_FIXTURES
         ]
@@ -629,16 +675,16 @@ def test_later_and_empty_pages_and_another_column(refused_crawl) -> None:
     articles = refused_crawl["articles"]
     by_id = refused_crawl["by_id"]
     second = parse_rendered_list(
-        by_id["list350_2"]["dom"], browser.column_page_url(350, 2), snapshots(by_id["list350_2"])
+        by_id["list350_2"]["dom"], column_page_url(350, 2), snapshots(by_id["list350_2"])
     )
     assert second.source == "json"
     assert [e.code for e in second.entries] == [a["code"] for a in column_order(articles, 350)[20:]]
     third = parse_rendered_list(
-        by_id["list350_3"]["dom"], browser.column_page_url(350, 3), snapshots(by_id["list350_3"])
+        by_id["list350_3"]["dom"], column_page_url(350, 3), snapshots(by_id["list350_3"])
     )
     assert third.ok and third.source == "json" and third.entries == []
     col351 = parse_rendered_list(
-        by_id["list351"]["dom"], browser.column_page_url(351), snapshots(by_id["list351"])
+        by_id["list351"]["dom"], column_page_url(351), snapshots(by_id["list351"])
     )
     assert [e.code for e in col351.entries] == [a["code"] for a in column_order(articles, 351)]
 
@@ -648,7 +694,7 @@ def test_share_page_render_gives_the_choice_body(refused_crawl) -> None:
         art = refused_crawl["by_name"][name]
         rec = refused_crawl["by_id"][name]
         assert rec["ok"], rec
-        url = browser.share_page_url("NW" + art["code"])
+        url = share_page_url("NW" + art["code"])
         snaps = snapshots(rec)
         api = [s for s in snaps if "/NewsData/GetNewsText.do" in s.url]
         assert [s.url for s in api] == [
@@ -747,8 +793,7 @@ def test_a_killed_browser_is_launched_again(tmp_path: Path) -> None:
     with Replica(refuse_json=True) as replica:
         shares = [a for a in replica.articles if a["choice"] == "ok"][:8]
         plan = [
-            {"id": a["code"], "kind": "share", "url": browser.share_page_url(a["code"])}
-            for a in shares
+            {"id": a["code"], "kind": "share", "url": share_page_url(a["code"])} for a in shares
         ]
         run = run_probe(
             tmp_path,
@@ -803,7 +848,7 @@ def test_hung_pages_fail_in_bounded_time_and_the_crawl_goes_on(tmp_path: Path) -
             plan = [
                 {"id": "inline", "kind": "share", "url": spin + "/inline"},
                 {"id": "late", "kind": "share", "url": spin + "/late"},
-                {"id": "ok", "kind": "share", "url": browser.share_page_url(code)},
+                {"id": "ok", "kind": "share", "url": share_page_url(code)},
             ]
             start = time.time()
             run = run_probe(

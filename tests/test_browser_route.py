@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.browser import find_chromium
+from crawler.browser.chromium import find_chromium
 from tests.crawlrun import ROOT, run_crawl
 from tests.replica.server import Replica
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from crawler.browser import find_chromium, launch_args
+from crawler.browser.chromium import find_chromium, launch_args
 from tests.crawlrun import run_crawl
 from tests.replica.server import Replica
 from tests.sitebuild import build_site

@@ -21,7 +21,8 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
-from crawler import browser
+from crawler.browser.render import render_request_meta, share_page_url
+from crawler.browser.snapshots import render_snapshots
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.counters import counter
@@ -163,8 +164,8 @@ class ArchiveSpider(scrapy.Spider):
         elif source == "choice":
             url, callback = em.choice_text_url(article.info_code), self.parse_choice
         else:
-            url, callback = browser.share_page_url(article.info_code), self.parse_share
-            meta = browser.render_request_meta("share")
+            url, callback = share_page_url(article.info_code), self.parse_share
+            meta = render_request_meta("share")
         return scrapy.Request(
             url,
             callback=callback,
@@ -208,7 +209,7 @@ class ArchiveSpider(scrapy.Spider):
     def parse_share(self, response: Response) -> Iterator[Any]:
         """The share page rendered in Chromium (the Choice text it loaded, or its DOM)."""
         article: Article = response.meta["article"]
-        snaps = browser.render_snapshots(response)
+        snaps = render_snapshots(response)
         article.body_responses.extend(snaps)
         share, reason = rendered.parse_rendered_share(response.text, canonical_url(response), snaps)
         if share is not None:

@@ -47,9 +47,11 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
-from crawler import browser
+from crawler.browser.render import render_request_meta
+from crawler.browser.snapshots import render_snapshots
 from crawler.config import _int_list
 from crawler.database import column_states, refresh_candidates
+from crawler.eastmoney.urls import column_page_url
 from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares import canonical_url
 from crawler.parsers import eastmoney as em
@@ -160,11 +162,11 @@ class ColumnsSpider(ArchiveSpider):
     def render_list_request(self, column: int, page: int) -> scrapy.Request:
         """The column's page as a person sees it, rendered in Chromium."""
         return scrapy.Request(
-            browser.column_page_url(column, page),
+            column_page_url(column, page),
             callback=self.parse_rendered_list,
             errback=self.list_errback,
             meta={
-                **browser.render_request_meta("list"),
+                **render_request_meta("list"),
                 "column": column,
                 "page": page,
                 "page_size": SHELL_PAGE_SIZE,
@@ -216,7 +218,7 @@ class ColumnsSpider(ArchiveSpider):
     @as_list
     def parse_rendered_list(self, response: Response) -> Iterator[Any]:
         """A column page rendered in Chromium: the list JSON it loaded, or its DOM."""
-        snaps = browser.render_snapshots(response)
+        snaps = render_snapshots(response)
         self.inc("list/rendered")
         result = rendered.parse_rendered_list(
             response.text, canonical_url(response), snaps, response.meta["column"]
