@@ -1,11 +1,12 @@
-"""The arithmetic of backing off, pure (no Scrapy; times are ``time.monotonic()``).
+"""The arithmetic of backing off, pure (no Scrapy), tested on its own.
 
 :class:`DomainBackoff` is one domain's penalty: a delay floor that doubles on a
-push-back and halves only after a run of good answers. :func:`retry_backoff` is
-the wait before a retry, :func:`retry_after_seconds` reads ``Retry-After``,
-:func:`domain_of` says which hosts are one site. Used by
-:class:`crawler.middlewares.backoff.BackoffMiddleware`, which puts the penalty on
-Scrapy's downloader slots.
+push-back and halves only after a run of good answers (its times are
+``time.monotonic()``). :func:`retry_backoff` is the wait before a retry,
+:func:`retry_after_seconds` reads ``Retry-After``, :func:`domain_of` says which
+hosts are one site. :class:`crawler.middlewares.backoff.BackoffMiddleware` builds
+them from FINEWS_BACKOFF_BASE, FINEWS_BACKOFF_MAX and FINEWS_BACKOFF_RECOVER and
+puts the penalty on Scrapy's downloader slots.
 """
 
 from __future__ import annotations
