@@ -56,8 +56,8 @@ class BareSpider(scrapy.Spider):
     custom_settings = {
         "ITEM_PIPELINES": {},
         "EXTENSIONS": {
-            "crawler.extensions.ArchiveLogFile": None,
-            "crawler.extensions.CrawlRunRecorder": None,
+            "crawler.extensions.logfile.ArchiveLogFile": None,
+            "crawler.extensions.runs.CrawlRunRecorder": None,
             "crawler.gctune.GcTuning": None,
         },
     }

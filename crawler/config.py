@@ -66,7 +66,7 @@ class FinewsConfig:
     max_failed_share: float
     workers: int  # worker processes for the pipelines' heavy work (crawler.offload)
     gc_threshold: int = 50_000  # crawler.gctune; 0 = Python's defaults
-    # Backoff (crawler.middlewares.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
+    # Backoff (crawler.middlewares.backoff.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
     backoff_base: float = 2.0
     backoff_max: float = 120.0
     backoff_recover: int = 20

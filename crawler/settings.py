@@ -71,12 +71,12 @@ FINEWS_QUIET = False
 # starts at FINEWS_BACKOFF_BASE seconds, doubles with each push-back (at most
 # FINEWS_BACKOFF_MAX) and halves only after FINEWS_BACKOFF_RECOVER good answers
 # in a row. Other retries (5xx, timeouts, resets) wait BASE x 2^n (jittered).
-# See crawler.middlewares.BackoffMiddleware.
+# See crawler.middlewares.backoff.BackoffMiddleware.
 FINEWS_BACKOFF_BASE = 2.0
 FINEWS_BACKOFF_MAX = 120.0
 FINEWS_BACKOFF_RECOVER = 20
 # Extra text (comma list) that marks a captcha/block page, besides the built-in
-# markers (滑块验证, 验证码, captcha, ...; crawler.middlewares.BLOCK_MARKERS).
+# markers (滑块验证, 验证码, captcha, ...; crawler.middlewares.blockpages.BLOCK_MARKERS).
 FINEWS_BLOCK_MARKERS = ""
 
 # The browser route (Chromium through scrapy-playwright, see crawler/browser/):
@@ -147,14 +147,14 @@ DOWNLOADER_MIDDLEWARES = {
     # First of all: a rewritten request is scheduled anew, so it must be
     # rewritten before anything counts or checks it (stats, robots.txt).
     # Redirects are new requests too, so they come through here again.
-    "crawler.middlewares.UpstreamOverrideMiddleware": 50,
+    "crawler.middlewares.upstream.UpstreamOverrideMiddleware": 50,
     # Just above RetryMiddleware (550): sees 429/503/5xx, exceptions and block
     # pages first, so Scrapy's retry carries the backoff wait, the domain slows
     # down (Retry-After honoured) and a captcha page never reaches a parser.
-    "crawler.middlewares.BackoffMiddleware": 560,
+    "crawler.middlewares.backoff.BackoffMiddleware": 560,
     # Just above RedirectMiddleware (600): refuses off-site redirects and loops
     # before a redirected request is built.
-    "crawler.middlewares.RedirectGuardMiddleware": 610,
+    "crawler.middlewares.redirects.RedirectGuardMiddleware": 610,
 }
 
 ITEM_PIPELINES = {
@@ -167,8 +167,8 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
-    "crawler.extensions.ArchiveLogFile": 0,
-    "crawler.extensions.CrawlRunRecorder": 500,
+    "crawler.extensions.logfile.ArchiveLogFile": 0,
+    "crawler.extensions.runs.CrawlRunRecorder": 500,
     "crawler.gctune.GcTuning": 900,
 }
 

@@ -499,7 +499,7 @@ def test_render_addon_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         for k, v in s.getdict("DOWNLOADER_MIDDLEWARES").items()
     }
     assert middlewares[RenderContextMiddleware] == 960
-    upstream = "crawler.middlewares.UpstreamOverrideMiddleware"
+    upstream = "crawler.middlewares.upstream.UpstreamOverrideMiddleware"
     assert middlewares[load_object(upstream)] == project.DOWNLOADER_MIDDLEWARES[upstream]
 
     s, ad, cfg = applied(FINEWS_RENDER="never")

@@ -1,6 +1,6 @@
 """Per-article work the crawl process no longer does, each checked to change nothing else:
 callbacks Scrapy need not re-read, the clock made once a second, the dedupe stage
-trusting the spider's list lookup, DEBUG records nobody takes, workers started early."""
+trusting the spider's list lookup, workers started early."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 from crawler import settings as project_settings
 from crawler.clock import utc_now
 from crawler.database import connect
-from crawler.extensions import ArchiveLogFile
+from crawler.extensions.logfile import ArchiveLogFile
 from crawler.files import inside
 from crawler.items import Article
 from crawler.offload import _name_of, _Worker, preload
@@ -103,43 +103,23 @@ def test_dedupe_trusts_absent_at_list_and_still_drops_in_run(tmp_path: Path) -> 
         stage.close_spider()
 
 
-def test_archive_log_file_keeps_debug_records_from_being_made(tmp_path: Path) -> None:
-    from scrapy import signals
-    from scrapy.spiders import Spider
+def test_archive_log_file_writes_the_archive_log(tmp_path: Path) -> None:
     from scrapy.utils.log import _uninstall_scrapy_root_handler, install_scrapy_root_handler
-
-    from crawler.extensions import raise_root_level
 
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
-    saved_scrapy = logging.getLogger("scrapy").level
-    logging.getLogger("scrapy").setLevel(logging.DEBUG)  # as Scrapy's configure_logging
     root.handlers = []
     root.setLevel(logging.NOTSET)
     try:
         settings = {**BASE, "FINEWS_ARCHIVE_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
         crawler = get_crawler(settings_dict=settings)
         ArchiveLogFile.from_crawler(crawler)
-        # As a crawl does: Scrapy installs its root handler after building the
-        # extensions, and that puts the root logger back to NOTSET...
+        # As a crawl does: Scrapy installs its root handler after building the extensions.
         install_scrapy_root_handler(crawler.settings)
-        assert root.level == logging.NOTSET
-        # ...so the level is raised again when the spider opens: to INFO, the
-        # log file's level (the console takes WARNING).
-        crawler.signals.send_catch_log(signal=signals.spider_opened, spider=Spider("s"))
-        assert root.level == logging.INFO
-        assert logging.getLogger("scrapy").level == logging.INFO  # Scrapy set DEBUG
-        assert not logging.getLogger("scrapy.core.engine").isEnabledFor(logging.DEBUG)
-        assert logging.getLogger("scrapy.core.engine").isEnabledFor(logging.INFO)
         logging.getLogger("finews.test").info("kept in the file")
         for handler in root.handlers:
             handler.flush()
         assert "kept in the file" in (tmp_path / "logs" / "finews.log").read_text()
-        # A handler that takes everything (level 0) keeps the root at NOTSET.
-        root.setLevel(logging.NOTSET)
-        root.addHandler(logging.NullHandler())
-        raise_root_level()
-        assert root.level == logging.NOTSET
     finally:
         _uninstall_scrapy_root_handler()
         for handler in root.handlers:
@@ -147,7 +127,6 @@ def test_archive_log_file_keeps_debug_records_from_being_made(tmp_path: Path) ->
                 handler.close()
         root.handlers = saved_handlers
         root.setLevel(saved_level)
-        logging.getLogger("scrapy").setLevel(saved_scrapy)
 
 
 def test_preloaded_worker_answers_and_ignores_its_preload_answers() -> None:

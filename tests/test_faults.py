@@ -27,23 +27,19 @@ from urllib.request import HTTPRedirectHandler, Request, build_opener
 
 import pytest
 from scrapy import Request as ScrapyRequest
-from scrapy import Spider
+from scrapy import Spider, signals
 from scrapy.core.downloader import Slot
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.test import get_crawler
+from twisted.python.failure import Failure
 
 import crawler.settings as project_settings
-from crawler.middlewares import (
-    BackoffMiddleware,
-    Blocked,
-    DomainBackoff,
-    RedirectGuardMiddleware,
-    RefusedRedirect,
-    block_kind,
-    retry_after_seconds,
-)
+from crawler.middlewares.backoff import BackoffMiddleware
+from crawler.middlewares.blockpages import Blocked, block_kind
+from crawler.middlewares.penalty import DomainBackoff, retry_after_seconds
+from crawler.middlewares.redirects import RedirectGuardMiddleware, RefusedRedirect
 from crawler.outcome import outcome
 from pipelines.snapshot import read_warc
 from tests.chaos import BLOCK_TEXT, CHAOS_STREAK, compare, crawl_until_settled, run_stats
@@ -287,20 +283,37 @@ def test_command_line_replica_serves_faults() -> None:
 # ------------------------------------------------------------ finews, in-process
 
 
+def send(crawler: Any, signal: object, **kwargs: Any) -> None:
+    """Send ``signal`` as Scrapy does (errors caught), and fail on a handler's error."""
+    results = crawler.signals.send_catch_log(signal=signal, spider=crawler.spider, **kwargs)
+    assert not [r for _, r in results if isinstance(r, Failure)], results
+
+
+class FakeDownloader:
+    """What of Scrapy's downloader the middleware sees: ``slots``, and its enqueue step."""
+
+    def __init__(self, crawler: Any, delay: float) -> None:
+        self.crawler = crawler
+        self.delay = delay
+        self.slots: dict[str, Slot] = {}
+
+    def enqueue(self, request: ScrapyRequest) -> tuple[str, Slot]:
+        """As Downloader does: the request's slot (made on first use), then the signal."""
+        key = urlsplit(request.url).hostname or ""
+        self.slots.setdefault(key, Slot(1, self.delay, 0.5))
+        request.meta["download_slot"] = key
+        send(self.crawler, signals.request_reached_downloader, request=request)
+        return key, self.slots[key]
+
+
 def project_crawler(**settings: Any) -> Any:
     """A crawler with finews's settings (plus ``settings``), a spider and fake slots."""
     base = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
     crawler = get_crawler(Spider, {**base, "FINEWS_RENDER": "never", **settings})
     crawler.spider = Spider("test")
     crawler.spider.crawler = crawler
-    slots: dict[str, Slot] = {}
-
-    def get_slot(request: ScrapyRequest) -> tuple[str, Slot]:
-        key = urlsplit(request.url).hostname or ""
-        slots.setdefault(key, Slot(1, settings.get("DOWNLOAD_DELAY", 0.0), 0.5))
-        return key, slots[key]
-
-    crawler.engine = SimpleNamespace(downloader=SimpleNamespace(slots=slots, _get_slot=get_slot))
+    downloader = FakeDownloader(crawler, settings.get("DOWNLOAD_DELAY", 0.0))
+    crawler.engine = SimpleNamespace(downloader=downloader)
     return crawler
 
 
@@ -310,7 +323,7 @@ def answer(
     """Send ``url`` through ``mw.process_request`` and answer it; the middleware's result."""
     request = ScrapyRequest(url, meta=meta)
     mw.process_request(request)
-    mw.crawler.engine.downloader._get_slot(request)  # as the downloader does on enqueue
+    mw.crawler.engine.downloader.enqueue(request)
     cls = TextResponse if "?" in url else HtmlResponse
     body = body or b"<html><body><div id='ContentBody'><p>x</p></div></body></html>"
     return mw.process_response(request, cls(url, status=status, body=body, headers=headers or {}))
@@ -387,22 +400,22 @@ def test_autothrottle_does_not_undo_the_penalty() -> None:
     crawler = project_crawler(
         FINEWS_BACKOFF_BASE=4.0, AUTOTHROTTLE_ENABLED=True, DOWNLOAD_DELAY=0.1
     )
-    throttle = AutoThrottle(crawler)
-    throttle.mindelay, throttle.maxdelay = 0.1, 60.0
+    throttle = crawler.get_extension(AutoThrottle)  # listens to response_downloaded
+    throttle.mindelay, throttle.maxdelay = 0.1, 60.0  # as at spider_opened
     mw = BackoffMiddleware.from_crawler(crawler)
     downloader = crawler.engine.downloader
     fast = HtmlResponse(ARTICLE, status=200, body=b"<div id='ContentBody'>x</div>")
 
     def downloaded(request: ScrapyRequest) -> Slot:
         """``request`` reached its slot and was answered in 10 ms."""
-        key, slot = downloader._get_slot(request)
-        request.meta.update(download_slot=key, download_latency=0.01)
-        throttle._response_downloaded(fast, request, crawler.spider)
+        key, slot = downloader.enqueue(request)
+        request.meta.update(download_latency=0.01)
+        send(crawler, signals.response_downloaded, response=fast, request=request)
         return slot
 
     in_flight = ScrapyRequest(ARTICLE)
     mw.process_request(in_flight)  # on its way before the penalty
-    key, slot = downloader._get_slot(in_flight)
+    key, slot = downloader.enqueue(in_flight)
     slot.active.add(in_flight)
     answer(mw, ARTICLE, status=429)
     assert slot.delay == 4.0
@@ -415,7 +428,7 @@ def test_autothrottle_does_not_undo_the_penalty() -> None:
     # A slot without a penalty is AutoThrottle's as usual.
     free = ScrapyRequest("https://example.org/")
     mw.process_request(free)
-    downloader._get_slot(free)[1].delay = 5.0
+    downloader.enqueue(free)[1].delay = 5.0
     assert downloaded(free).delay < 5.0
 
 

@@ -43,7 +43,7 @@ from scrapy_playwright.page import PageMethod
 
 from crawler.browser.capture import LivePage, RenderResult
 from crawler.eastmoney.urls import CHOICE_API_PATH, LIST_API_PATH, SHARE_PAGE
-from crawler.middlewares import CANONICAL_KEY
+from crawler.middlewares.upstream import CANONICAL_KEY
 from crawler.parsers import eastmoney as em
 
 logger = logging.getLogger(__name__)

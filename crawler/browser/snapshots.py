@@ -16,7 +16,7 @@ from crawler.browser.render import KIND_KEY, RESULT_KEY
 from crawler.clock import utc_now
 from crawler.eastmoney.urls import API_ORIGINS
 from crawler.items import Fetched
-from crawler.middlewares import CANONICAL_KEY
+from crawler.middlewares.upstream import CANONICAL_KEY
 
 
 def canonical_sub_url(url: str, page_url: str, page_canonical: str) -> str:

@@ -51,7 +51,7 @@ class Command(ScrapyCrawl):
             self.exitcode = EXIT_CODES["locked"]
             return
         try:
-            crawler = self._create_crawler(args[0])
+            crawler = self.crawler_process.create_crawler(args[0])
             self.crawler_process.crawl(crawler, **opts.spargs)
             self.crawler_process.start()
         finally:

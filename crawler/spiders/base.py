@@ -28,7 +28,7 @@ from crawler.config import FinewsConfig
 from crawler.counters import counter
 from crawler.database import archived_columns, connect, failed_recently
 from crawler.items import Article, Failure, Fetched
-from crawler.middlewares import canonical_url
+from crawler.middlewares.upstream import canonical_url
 from crawler.parsers import eastmoney as em
 from crawler.parsers import rendered
 

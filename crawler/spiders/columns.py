@@ -53,7 +53,7 @@ from crawler.config import _int_list
 from crawler.database import column_states, refresh_candidates
 from crawler.eastmoney.urls import column_page_url
 from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
-from crawler.middlewares import canonical_url
+from crawler.middlewares.upstream import canonical_url
 from crawler.parsers import eastmoney as em
 from crawler.parsers import rendered
 from crawler.spiders.base import ArchiveSpider, as_list, fetched

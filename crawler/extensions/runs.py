@@ -1,4 +1,4 @@
-"""Run bookkeeping extensions.
+"""The run's record: a ``crawl_runs`` row and ``status.json``.
 
 ``CrawlRunRecorder``: a ``crawl_runs`` row per run, opened at start and closed
 with the run's counts, finish reason, status and exit code (see
@@ -8,18 +8,13 @@ end of a run, posts are rotated to ``old_post/`` when FINEWS_POSTS_KEEP_DAYS
 is set (:mod:`crawler.rotation`).
 Settings: FINEWS_ARCHIVE_DIR, FINEWS_MIN_COVERAGE, FINEWS_MAX_FAILED_SHARE,
 FINEWS_POSTS_KEEP_DAYS.
-Stats: sets ``finews/run_id``, ``finews/status``, ``finews/exit_code``.
-
-``ArchiveLogFile``: the run's log also goes to ``<archive>/logs/finews.log``
-(rotated, FINEWS_LOG_FILE_LEVEL); with FINEWS_QUIET the console shows only
-warnings and errors, so cron mails only on trouble.
+Stats: sets ``finews/run_id``, ``finews/status``, ``finews/exit_code``; reads the
+run's counts (``finews/index/*``, ``finews/dedupe/*``, ``downloader/*``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import logging.handlers
 from typing import Any
 
 from scrapy import Spider, signals
@@ -32,10 +27,10 @@ from crawler.files import atomic_write
 from crawler.outcome import outcome
 from crawler.rotation import rotate_posts
 
-log = logging.getLogger(__name__)
-
 
 class CrawlRunRecorder:
+    """Open the run's ``crawl_runs`` row at ``spider_opened``, close it at ``spider_closed``."""
+
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.cfg = FinewsConfig.from_settings(crawler.settings)
@@ -143,52 +138,3 @@ def write_status(db: Any, cfg: FinewsConfig) -> dict[str, Any]:
     data = json.dumps(status, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     atomic_write(cfg.archive_dir / "status.json", data.encode("utf-8"))
     return status
-
-
-def raise_root_level(*args: Any, **kwargs: Any) -> None:
-    """Set the root logger's level (and the ``scrapy`` logger's) to the lowest
-    level any handler takes.
-
-    Scrapy leaves the root at NOTSET and its own logger at DEBUG (and sets
-    them so again when it installs its handler, after the extensions are
-    built: hence this runs again at ``spider_opened``), so each response's
-    "Crawled" and each item's "Scraped" DEBUG record was built only to be
-    dropped by every handler (~1.5 % of a crawl's CPU). With LOG_LEVEL=DEBUG
-    (or any handler taking everything) nothing changes.
-    """
-    root = logging.getLogger()
-    scrapy_logger = logging.getLogger("scrapy")
-    levels = [h.level for h in (*root.handlers, *scrapy_logger.handlers)]
-    if not levels or min(levels) == logging.NOTSET:
-        return
-    lowest = min(levels)
-    root.setLevel(lowest)
-    if scrapy_logger.level != logging.NOTSET and scrapy_logger.level < lowest:
-        scrapy_logger.setLevel(lowest)
-
-
-class ArchiveLogFile:
-    def __init__(self, crawler: Crawler) -> None:
-        cfg = FinewsConfig.from_settings(crawler.settings)
-        logs = cfg.archive_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            logs / "finews.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
-        )
-        handler.setLevel(cfg.log_file_level)
-        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
-        root = logging.getLogger()
-        root.addHandler(handler)
-        if root.level > handler.level:
-            root.setLevel(handler.level)
-        if cfg.quiet:
-            for other in root.handlers:
-                if other is not handler and isinstance(other, logging.StreamHandler):
-                    other.setLevel(logging.WARNING)
-        raise_root_level()
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ArchiveLogFile:
-        ext = cls(crawler)
-        crawler.signals.connect(raise_root_level, signal=signals.spider_opened)
-        return ext
