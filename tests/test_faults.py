@@ -45,7 +45,7 @@ from crawler.middlewares import (
     retry_after_seconds,
 )
 from crawler.outcome import outcome
-from pipelines.snapshot import read_warc
+from crawler.transform.warc import read_warc
 from tests.chaos import BLOCK_TEXT, CHAOS_STREAK, compare, crawl_until_settled, run_stats
 from tests.crawlrun import ROOT, run_crawl
 from tests.replica import faults as faultmodes
