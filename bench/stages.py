@@ -113,11 +113,13 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     import pipelines.index as index
     from crawler.database import archived_state, connect
     from crawler.files import atomic_write, inside, sync_filesystem
-    from pipelines.clean import clean_article
+    from crawler.transform.frontmatter import dump_front_matter
+    from crawler.transform.html.clean import clean_article
+    from crawler.transform.markdown import html_to_markdown
+    from crawler.transform.posts import front_matter, post_relpath, render_post
+    from crawler.transform.snapshots import article_metadata, article_snapshot_path
+    from crawler.transform.warc import warc_bytes
     from pipelines.index import article_row, upsert_articles
-    from pipelines.markdown import html_to_markdown
-    from pipelines.post import dump_front_matter, front_matter, post_relpath, render_post
-    from pipelines.snapshot import article_metadata, article_snapshot_path, warc_bytes
 
     items = make_items(n)
     htmls = [h for h, _ in items]
@@ -260,7 +262,8 @@ def synthetic_pages(n: int) -> list[tuple[str, str, str]]:
 
 
 def finews_extract(html: str) -> str:
-    from pipelines.clean import body_text, clean_body
+    from crawler.transform.html.clean import clean_body
+    from crawler.transform.text import body_text
 
     page, _ = parse_article_page(html, "")
     if page is None:

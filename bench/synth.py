@@ -245,8 +245,8 @@ def archive_row(i: int) -> dict[str, Any]:
     yields) rather than from running the cleaner, so 100,000 rows take
     seconds to make; the database work (upsert, versions, FTS) is the real one.
     """
+    from crawler.transform.posts import category_slug, post_relpath
     from pipelines.index import published_iso
-    from pipelines.post import category_slug, post_relpath
 
     art = synth_article(i)
     info_code = "NW" + art["code"]

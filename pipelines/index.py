@@ -31,7 +31,7 @@ from crawler.files import sync_filesystem
 from crawler.items import Article, Failure, ListProgress
 from crawler.offload import Offload
 from crawler.search import index_articles, triggers_aside, unindex_articles
-from pipelines.post import category_slug
+from crawler.transform.posts import category_slug
 
 # Annotations only: the index lane's worker imports this module without Scrapy.
 if TYPE_CHECKING:

@@ -63,7 +63,7 @@ def test_refused_json_routes_archive_everything_through_chromium(
     (snapshot,) = db.execute(
         "SELECT snapshot FROM articles WHERE body_source = 'browser'"
     ).fetchone()
-    from pipelines.snapshot import read_warc
+    from crawler.transform.warc import read_warc
 
     records = list(read_warc(archive / snapshot))
     urls = [r.url for r in records]

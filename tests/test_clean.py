@@ -1,4 +1,4 @@
-"""Tests for pipelines.clean: body cleaning, stock ids, sanitizing, body_text.
+"""Tests for crawler.transform.html (and crawler.eastmoney.markup): body cleaning, stock ids, sanitizing, body_text.
 
 Golden strings below were written out and checked by eye against the fixture
 files in tests/fixtures/bodies/ and the rules in /work/shared/upstream.md.
@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.clean import PROMO_PATTERNS, CleanResult, body_text, clean_body
+from crawler.eastmoney.markup import PROMO_PATTERNS
+from crawler.transform.html.clean import CleanResult, clean_body
+from crawler.transform.text import body_text
 
 BODIES = Path(__file__).parent / "fixtures" / "bodies"
 BASE = "https://finance.eastmoney.com/a/202206142411662087.html"
@@ -467,21 +469,21 @@ def test_property_never_raises_and_output_is_safe(html: str) -> None:
 
 
 def test_edge_characters_are_the_whitespace_class() -> None:
-    """``_EDGE_CHARS`` (for str.strip) holds exactly what ``[_EDGE_WS]`` matches."""
+    """``EDGE_CHARS`` (for str.strip) holds exactly what ``[EDGE_WS]`` matches."""
     import re
 
-    from pipelines.clean import _EDGE_CHARS, _EDGE_WS
+    from crawler.transform.html.whitespace import EDGE_CHARS, EDGE_WS
 
-    matched = "".join(chr(c) for c in range(0x110000) if re.fullmatch(f"[{_EDGE_WS}]", chr(c)))
-    assert matched == _EDGE_CHARS
+    matched = "".join(chr(c) for c in range(0x110000) if re.fullmatch(f"[{EDGE_WS}]", chr(c)))
+    assert matched == EDGE_CHARS
 
 
 def test_promo_patterns_combined_match_as_each() -> None:
-    """The one combined promo regex (with its first-character lookahead)
+    """The one combined promo regex (a plain alternation of the patterns)
     matches exactly where one of PROMO_PATTERNS does."""
     import random
 
-    from pipelines.clean import _PROMO_RE, PROMO_PATTERNS
+    from crawler.eastmoney.markup import PROMO_PATTERNS, PROMO_RE
 
     rnd = random.Random(3)
     pieces = [
@@ -508,13 +510,13 @@ def test_promo_patterns_combined_match_as_each() -> None:
     for _ in range(20000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 8)))
         expected = any(p.search(text) for p in PROMO_PATTERNS)
-        assert (_PROMO_RE.search(text) is not None) == expected, text
+        assert (PROMO_RE.search(text) is not None) == expected, text
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=" \t\r\n\f\v\u3000\xa0ab央", max_size=40))
 def test_collapse_fast_path_is_the_regex(text: str) -> None:
     """Text nodes with nothing to collapse skip the regex; the result is the same."""
-    from pipelines.clean import _ASCII_WS_RUN_RE, _collapse_ascii_ws
+    from crawler.transform.html.whitespace import ASCII_WS_RUN_RE, collapse_ascii_ws
 
-    assert _collapse_ascii_ws(text) == _ASCII_WS_RUN_RE.sub(" ", text)
+    assert collapse_ascii_ws(text) == ASCII_WS_RUN_RE.sub(" ", text)

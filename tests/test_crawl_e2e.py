@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from crawler.eastmoney.urls import column_name
-from pipelines.snapshot import read_warc
+from crawler.transform.warc import read_warc
 from tests.crawlrun import run_crawl
 from tests.replica.server import Replica
 

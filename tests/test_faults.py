@@ -41,7 +41,7 @@ from crawler.middlewares.blockpages import Blocked, block_kind
 from crawler.middlewares.penalty import DomainBackoff, retry_after_seconds
 from crawler.middlewares.redirects import RedirectGuardMiddleware, RefusedRedirect
 from crawler.outcome import outcome
-from pipelines.snapshot import read_warc
+from crawler.transform.warc import read_warc
 from tests.chaos import BLOCK_TEXT, CHAOS_STREAK, compare, crawl_until_settled, run_stats
 from tests.crawlrun import ROOT, run_crawl
 from tests.replica import faults as faultmodes

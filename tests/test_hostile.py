@@ -43,10 +43,11 @@ import crawler.settings as project_settings
 from crawler.files import UnsafePathError
 from crawler.items import Article, Failure
 from crawler.parsers import eastmoney as em
+from crawler.transform.posts import link_text
 from pipelines.clean import CleanPipeline
 from pipelines.dedupe import DedupePipeline
 from pipelines.index import IndexPipeline
-from pipelines.post import PostPipeline, _link_text
+from pipelines.post import PostPipeline
 from pipelines.snapshot import SnapshotPipeline
 from pipelines.validate import UNKNOWN_MEDIA, ValidatePipeline
 from tests.sitebuild import build_site, copy_skeleton, jekyll_available
@@ -481,7 +482,7 @@ def check_post(stages: Stages, item: Article, title: str, summary: str, media: s
     # The rest is the archive's footer: share link, back links (site-relative). (The
     # front matter's closing "---\s*$" also takes the blank lines after an empty body.)
     assert body[len(markdown) :].lstrip("\n") == (
-        f"{item.share_url}\n\n[返回{_link_text(want_media)}新闻]"
+        f"{item.share_url}\n\n[返回{link_text(want_media)}新闻]"
         f"(/category/{data['categories']}.html)｜[返回首页](/)\n"
     )
     assert_safe_html(item.clean_html)

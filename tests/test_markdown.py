@@ -1,4 +1,4 @@
-"""Tests for pipelines.markdown.
+"""Tests for crawler.transform.markdown.
 
 Golden Markdown strings were written out and checked by eye. The round-trip
 tests are the real proof of the escaping: they render our Markdown with
@@ -22,8 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.clean import body_text, clean_body
-from pipelines.markdown import _escape_url, html_to_markdown
+from crawler.transform.html.clean import clean_body
+from crawler.transform.markdown import html_to_markdown
+from crawler.transform.markdown.escape import escape_url
+from crawler.transform.text import body_text
 
 BODIES = Path(__file__).parent / "fixtures" / "bodies"
 BASE = "https://finance.eastmoney.com/a/202206142411662087.html"
@@ -398,7 +400,7 @@ def test_property_inline_markup_survives_kramdown(
     # (percent-encoded where Markdown needs it).
     hrefs = lxml.html.fromstring(f"<div>{rendered}</div>").xpath("//a/@href") if rendered else []
     wanted = [
-        _escape_url(url)
+        escape_url(url)
         for kind, text, url in segments
         if kind == "link" and text.strip(" \t\r\n\f")
     ]

@@ -17,7 +17,7 @@ from bench.fastreplica import FastReplica
 from crawler.files import UnsafePathError, inside
 from crawler.offload import WorkerDied, _name_of, _Worker
 from crawler.search import check_search
-from pipelines.clean import clean_article
+from crawler.transform.html.clean import clean_article
 from tests.crawlrun import ROOT, crawl_command
 
 

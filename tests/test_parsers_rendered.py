@@ -22,9 +22,9 @@ from crawler.parsers.rendered import (
     parse_rendered_share,
     parse_rendered_share_dom,
 )
-from pipelines.clean import clean_body
-from pipelines.markdown import html_to_markdown
-from pipelines.post import render_post
+from crawler.transform.html.clean import clean_body
+from crawler.transform.markdown import html_to_markdown
+from crawler.transform.posts import render_post
 from tests.replica.fixtures import load_articles
 from tests.replica.server import ReplicaState
 

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.post import _FAST_DUMPER, DoubleQuoted, dump_front_matter
+from crawler.transform.frontmatter import FAST_DUMPER, DoubleQuoted, dump_front_matter
 
 # Every code point class that matters: CJK, ASCII punctuation YAML cares about,
 # controls (C0, C1), NEL/LS/PS, BOM, astral (emoji), surrogate-free.
@@ -57,7 +57,7 @@ def plain(data: dict) -> dict[str, Any]:
 
 def test_libyaml_is_there() -> None:
     # Without it the fast path silently is the slow one: the benchmark would lie.
-    assert _FAST_DUMPER is not None
+    assert FAST_DUMPER is not None
 
 
 @settings(max_examples=500, deadline=None)

@@ -89,7 +89,7 @@ def test_site_reads_as_the_articles_in_chromium(site: tuple[str, list[dict]]) ->
 
 
 def page_path(base: str, article: dict) -> str:
-    from pipelines.post import category_slug
+    from crawler.transform.posts import category_slug
 
     day = article["showTime"][:10].replace("-", "/")
     return f"/{category_slug(article['mediaName'])}/{day}/NW{article['code']}.html"

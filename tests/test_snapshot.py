@@ -1,15 +1,66 @@
-"""WARC snapshots: finews writes its records itself (for speed); the bytes must
-be exactly what warcio writes, and read back through warcio."""
+"""WARC snapshots: warcio writes the records (crawler.transform.warc); the bytes
+must be exactly what plain warcio writes (the oracle below) wherever it can
+write them, stay what finews wrote before, and read back through warcio."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import hashlib
+import io
+import json
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from crawler.items import Fetched
-from pipelines.snapshot import read_warc, warc_bytes, warc_bytes_warcio
+from crawler.transform.warc import (
+    METADATA_URI,
+    read_warc,
+    record_id,
+    response_headers,
+    warc_bytes,
+    warc_date,
+)
+
+
+def warc_bytes_warcio(responses: list[Fetched], metadata: dict[str, Any] | None = None) -> bytes:
+    """:func:`warc_bytes` written by plain warcio: the reference for ASCII headers."""
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    if metadata is not None:
+        payload = json.dumps(metadata, ensure_ascii=False, sort_keys=True, indent=1).encode()
+        uri = METADATA_URI.format(info_code=metadata.get("info_code", ""))
+        record = writer.create_warc_record(
+            uri,
+            "metadata",
+            payload=io.BytesIO(payload),
+            warc_content_type="application/json",
+            warc_headers_dict={
+                "WARC-Record-ID": record_id("metadata", payload),
+                "WARC-Date": warc_date(metadata.get("fetched_at") or "1970-01-01T00:00:00Z"),
+            },
+        )
+        writer.write_record(record)
+    for resp in responses:
+        http = StatusAndHeaders(f"{resp.status} -", response_headers(resp), protocol="HTTP/1.1")
+        record = writer.create_warc_record(
+            resp.url,
+            "response",
+            payload=io.BytesIO(resp.body),
+            http_headers=http,
+            warc_headers_dict={
+                "WARC-Record-ID": record_id(resp.key),
+                "WARC-Date": warc_date(resp.fetched_at),
+            },
+        )
+        writer.write_record(record)
+    return out.getvalue()
+
 
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
 NAMES = st.sampled_from(["Content-Type", "Server", "Content-Encoding", "X-A"])
@@ -44,7 +95,7 @@ METADATA = st.none() | st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(responses=st.lists(FETCHED, max_size=3), metadata=METADATA)
-def test_direct_records_are_warcio_bytes(responses: list[Fetched], metadata) -> None:
+def test_records_are_warcio_bytes(responses: list[Fetched], metadata) -> None:
     assert warc_bytes(responses, metadata) == warc_bytes_warcio(responses, metadata)
 
 
@@ -94,9 +145,9 @@ def test_read_back(tmp_path) -> None:
 
 
 def test_window_sizes_give_warcio_bytes() -> None:
-    """Each record is compressed with the smallest window that holds it: at
-    and around every window boundary (2^9..2^15 bytes, minus zlib's 262 of
-    lookahead) and past the largest, the bytes are still warcio's."""
+    """Records of every size around the deflate window boundaries (2^9..2^15
+    bytes, minus zlib's 262 of lookahead; finews once picked the smallest
+    window per record) and past the largest: the bytes are warcio's."""
     import random
 
     rnd = random.Random(7)
@@ -116,3 +167,43 @@ def test_window_sizes_give_warcio_bytes() -> None:
             fetched_at="2026-11-24T02:16:58Z",
         )
         assert warc_bytes([resp]) == warc_bytes_warcio([resp]), size
+
+
+ODD = Fetched(
+    url="https://finance.eastmoney.com/a/202206142411662101.html",
+    status=200,
+    headers=[
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Encoding", "gzip"),
+        ("X-Odd", ";\x80=0"),
+        ("X-Cn", "\u592e\u884c"),
+        ("X-Latin", "caf\xe9"),
+        ("X-Joined", "a\nb\r\nc"),
+    ],
+    body="<p>央行</p>".encode(),
+    fetched_at="2026-11-24T02:16:58Z",
+)
+
+
+def test_why_received_headers_wrap_warcio() -> None:
+    """Plain warcio cannot write these headers as received: it raises on a
+    ``;`` parameter holding a byte 0x80-0xff and percent-encodes other
+    non-ASCII values. warc_bytes keeps the received bytes."""
+    with pytest.raises(UnicodeEncodeError):
+        warc_bytes_warcio([ODD])
+    cn = dataclasses.replace(ODD, headers=[("X-Cn", "\u592e\u884c")])
+    assert b"X-Cn: %E5%A4%AE%E8%A1%8C\r\n" in gzip.decompress(warc_bytes_warcio([cn]))
+    raw = gzip.decompress(warc_bytes([ODD]))
+    for line in (b"X-Odd: ;\x80=0", "X-Cn: 央行".encode(), b"X-Latin: caf\xe9"):
+        assert line + b"\r\n" in raw
+    assert b"X-Joined: a\r\nX-Joined: b\r\nX-Joined: c\r\n" in raw
+
+
+def test_odd_headers_give_the_bytes_finews_wrote() -> None:
+    """The digest of what finews's own writer (before warcio wrote the records)
+    gave for the same odd response: the archive's bytes did not change."""
+    data = warc_bytes([ODD], {"info_code": "NW1", "fetched_at": ODD.fetched_at})
+    assert len(data) == 732
+    assert hashlib.sha256(data).hexdigest() == (
+        "0eb9d76090030ae68757c77225441961b22d093bd9766c05772076dbaf626fe4"
+    )

@@ -24,7 +24,7 @@ from crawler.items import Article, Failure, Fetched
 from crawler.parsers import eastmoney as em
 from crawler.parsers import rendered
 from crawler.spiders.base import ArchiveSpider
-from pipelines.snapshot import SnapshotRecord, read_warc
+from crawler.transform.warc import SnapshotRecord, read_warc
 
 
 def _fetched(record: SnapshotRecord) -> Fetched:
