@@ -109,12 +109,13 @@ def _noise(samples: list[float]) -> float:
 def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> dict[str, Any]:
     """Microseconds per article for each stage of the code as it is, each timed
     alone over the same articles, median of ``reps`` repetitions."""
-    import crawler.search as search
-    import pipelines.index as index
-    from crawler.database import archived_state, connect
+    import crawler.store.search as search
+    import crawler.store.writes as writes
+    from crawler.database import archived_state
     from crawler.files import atomic_write, inside, sync_filesystem
     from pipelines.clean import clean_article
-    from pipelines.index import article_row, upsert_articles
+    from crawler.store.schema import connect
+    from crawler.store.writes import article_row, upsert_articles
     from pipelines.markdown import html_to_markdown
     from pipelines.post import dump_front_matter, front_matter, post_relpath, render_post
     from pipelines.snapshot import article_metadata, article_snapshot_path, warc_bytes
@@ -159,19 +160,19 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     def upserts(with_search: bool) -> Callable[[list[Article]], None]:
         def run(_: list[Article]) -> None:
             db = connect(tmp / f"db{next(counter)}" / "finews.db")
-            saved = index.index_articles, index.unindex_articles
+            saved = writes.index_articles, writes.unindex_articles
             if not with_search:  # the crawler's writer keeps the search index itself
-                index.index_articles = index.unindex_articles = lambda *a: None
+                writes.index_articles = writes.unindex_articles = lambda *a: None
             try:
                 for start in range(0, len(rows), 100):
                     upsert_articles(db, [dict(x) for x in rows[start : start + 100]])
             finally:
-                index.index_articles, index.unindex_articles = saved
+                writes.index_articles, writes.unindex_articles = saved
             db.close()
 
         return run
 
-    assert search.index_articles is index.index_articles  # what upserts() switches off
+    assert search.index_articles is writes.index_articles  # what upserts() switches off
     db = connect(tmp / "lookup" / "finews.db")
     upsert_articles(db, [dict(x) for x in rows])
 
