@@ -110,12 +110,12 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     """Microseconds per article for each stage of the code as it is, each timed
     alone over the same articles, median of ``reps`` repetitions."""
     import crawler.store.search as search
-    import crawler.store.writes as writes
+    import crawler.store.writes as store_writes
     from crawler.database import archived_state
     from crawler.files import atomic_write, inside, sync_filesystem
-    from pipelines.clean import clean_article
     from crawler.store.schema import connect
     from crawler.store.writes import article_row, upsert_articles
+    from pipelines.clean import clean_article
     from pipelines.markdown import html_to_markdown
     from pipelines.post import dump_front_matter, front_matter, post_relpath, render_post
     from pipelines.snapshot import article_metadata, article_snapshot_path, warc_bytes
@@ -160,19 +160,19 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     def upserts(with_search: bool) -> Callable[[list[Article]], None]:
         def run(_: list[Article]) -> None:
             db = connect(tmp / f"db{next(counter)}" / "finews.db")
-            saved = writes.index_articles, writes.unindex_articles
+            saved = store_writes.index_articles, store_writes.unindex_articles
             if not with_search:  # the crawler's writer keeps the search index itself
-                writes.index_articles = writes.unindex_articles = lambda *a: None
+                store_writes.index_articles = store_writes.unindex_articles = lambda *a: None
             try:
                 for start in range(0, len(rows), 100):
                     upsert_articles(db, [dict(x) for x in rows[start : start + 100]])
             finally:
-                writes.index_articles, writes.unindex_articles = saved
+                store_writes.index_articles, store_writes.unindex_articles = saved
             db.close()
 
         return run
 
-    assert search.index_articles is writes.index_articles  # what upserts() switches off
+    assert search.index_articles is store_writes.index_articles  # what upserts() switches off
     db = connect(tmp / "lookup" / "finews.db")
     upsert_articles(db, [dict(x) for x in rows])
 
