@@ -18,6 +18,7 @@ import operator
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -349,6 +350,47 @@ def test_writer_index_equals_a_rebuild(tmp_path: Path) -> None:
     assert derived_rows(db) == before
     assert db.execute("SELECT count(*) FROM articles WHERE info_code = 'NW9'").fetchone()[0] == 0
     assert check_search(db) == []
+    db.close()
+
+
+def test_a_rebuild_and_the_writer_wait_for_each_other(tmp_path: Path) -> None:
+    """make reindex while a crawl writes, or a crawl's write during a rebuild:
+    each waits for the other's transaction instead of failing with "database
+    is locked", and the index ends right."""
+    path = build(tmp_path)
+    a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
+    errors: list[BaseException] = []
+
+    def in_thread(write: Any) -> threading.Thread:
+        def run() -> None:
+            db = connect(path)  # a connection of its own, as another process has
+            try:
+                write(db)
+            except BaseException as e:
+                errors.append(e)
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    for holder, waiter in [
+        (lambda db: upsert_articles(db, [a10]), rebuild_search),
+        (rebuild_search, lambda db: upsert_articles(db, [dict(a10, title="央行新闻")])),
+    ]:
+        db = connect(path)
+        with db.atomic():
+            holder(db)
+            thread = in_thread(waiter)
+            thread.join(0.5)
+            assert thread.is_alive()  # waiting for the lock
+        thread.join(30)
+        assert not errors, errors
+        assert check_search(db) == []
+        db.close()
+    db = connect(path)
+    assert search_sql(db, "央行新闻") == codes("A10")
     db.close()
 
 

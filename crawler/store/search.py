@@ -173,109 +173,88 @@ def search_key(info_code: Any, code: Any, rowid: int) -> int:
     return -rowid
 
 
-def _conn(db: Any) -> sqlite3.Connection:
-    """The sqlite3 connection of a sqlite-utils Database (or the connection itself)."""
-    return getattr(db, "conn", db)
-
-
 def _entries(rows: Iterable[tuple[Any, ...]]) -> Iterable[tuple[Any, ...]]:
     """(key, bigram streams) of each ``_ROWS`` row."""
     for info_code, code, rowid, *texts in rows:
         yield (search_key(info_code, code, rowid), *map(bigram_text, texts))
 
 
-def _by_info_code(db: Any, info_codes: list[str], statement: str) -> None:
-    # The bigram text is computed here, in one stretch, and bound as
-    # parameters (an SQL function would be called back per column and row).
-    conn = _conn(db)
+def _chunks(info_codes: list[str]) -> Iterable[tuple[list[str], str]]:
+    """The codes 500 at a time, with as many ``?``."""
     for start in range(0, len(info_codes), 500):
         chunk = info_codes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        stored = conn.execute(f"{_ROWS} WHERE info_code IN ({marks})", chunk).fetchall()
-        conn.executemany(statement, list(_entries(stored)))
+        yield chunk, ",".join("?" * len(chunk))
 
 
-def index_articles(db: Any, info_codes: list[str]) -> None:
+def _by_info_code(db: sqlite_utils.Database, info_codes: list[str], statement: str) -> None:
+    # The bigram text is computed here, in one stretch, and bound as
+    # parameters (an SQL function would be called back per column and row).
+    for chunk, marks in _chunks(info_codes):
+        stored = db.execute(f"{_ROWS} WHERE info_code IN ({marks})", chunk).fetchall()
+        db.conn.executemany(statement, list(_entries(stored)))
+
+
+def index_articles(db: sqlite_utils.Database, info_codes: list[str]) -> None:
     """Add the index entries of these (stored) articles."""
     _by_info_code(db, info_codes, _INSERT)
 
 
-def unindex_articles(db: Any, info_codes: list[str]) -> None:
+def unindex_articles(db: sqlite_utils.Database, info_codes: list[str]) -> None:
     """Remove the index entries of these (stored) articles, recomputed from
     their current text: call it before that text changes."""
     _by_info_code(db, info_codes, _DELETE)
 
 
-def index_stocks(db: Any, info_codes: list[str]) -> None:
+def index_stocks(db: sqlite_utils.Database, info_codes: list[str]) -> None:
     """Make the ``article_stocks`` rows of these (stored) articles those of
     their current ``stocks``."""
-    conn = _conn(db)
-    for start in range(0, len(info_codes), 500):
-        chunk = info_codes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        conn.execute(f"DELETE FROM {STOCKS_TABLE} WHERE info_code IN ({marks})", chunk)
-        conn.execute(f"{_STOCKS_INSERT} AND a.info_code IN ({marks})", chunk)
+    for chunk, marks in _chunks(info_codes):
+        db.execute(f"DELETE FROM {STOCKS_TABLE} WHERE info_code IN ({marks})", chunk)
+        db.execute(f"{_STOCKS_INSERT} AND a.info_code IN ({marks})", chunk)
 
 
-def _fill_search(conn: sqlite3.Connection) -> None:
-    conn.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
-    conn.executemany(_INSERT, _entries(conn.execute(_ROWS)))
-    # One b-tree segment instead of hundreds: faster queries after a bulk load.
-    conn.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')")
-
-
-def _fill_stocks(conn: sqlite3.Connection) -> None:
-    conn.execute(f"DELETE FROM {STOCKS_TABLE}")
-    conn.execute(_STOCKS_INSERT)
-
-
-def _schema(conn: sqlite3.Connection) -> dict[str, str]:
-    return {
-        name: sql or ""
-        for name, sql in conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index')"
-        )
-    }
+def _refill(db: sqlite_utils.Database) -> None:
+    with db.atomic():
+        # A plain write first: it takes the write lock (waiting for a running
+        # write) before anything is read. An FTS5 write reads first, and a
+        # transaction that has read cannot wait for the lock: it fails.
+        db.execute(f"DELETE FROM {STOCKS_TABLE}")
+        db.execute(_STOCKS_INSERT)
+        db.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
+        db.conn.executemany(_INSERT, _entries(db.execute(_ROWS)))
+        # One b-tree segment instead of hundreds: faster queries after a bulk load.
+        db.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('optimize')")
 
 
 def ensure_search(db: sqlite_utils.Database) -> None:
     """Create the search index, the stock index and the browse indexes if
-    missing (or, for the search index, of another definition), filling what is
-    created from ``articles``. Idempotent; the usual call costs one read of
-    ``sqlite_master``. Needs the ``articles`` table
-    (``crawler.store.schema.ensure_schema`` calls it last).
-
-    Safe when several processes open a new archive at once: each statement is
-    idempotent, and each fill starts with a write, so it waits for the write
-    lock and then reads the rows as they are (a fill done twice gives the same
-    index).
+    missing (or, for the search index, of another definition), filling them
+    from ``articles`` when one is created. Idempotent; the usual call costs one
+    read of ``sqlite_master``. Needs the ``articles`` table
+    (``crawler.store.schema.ensure_schema`` calls it last). Processes opening
+    a new archive at once may each fill it: the same index.
     """
-    conn = _conn(db)
-    schema = _schema(conn)
+    schema = dict(db.execute("SELECT name, sql FROM sqlite_master"))
     new_search = schema.get(SEARCH_TABLE) != SEARCH_TABLE_SQL
     new_stocks = STOCKS_TABLE not in schema
-    if new_search and SEARCH_TABLE in schema:  # another definition: start afresh
-        conn.execute(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
     if new_search:
-        conn.execute(SEARCH_TABLE_SQL.replace("TABLE", "TABLE IF NOT EXISTS", 1))
-        with db.atomic():
-            _fill_search(conn)
+        db.execute(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")  # of another definition
+        db.execute(SEARCH_TABLE_SQL.replace("TABLE", "TABLE IF NOT EXISTS", 1))
     if new_stocks:
-        conn.execute(STOCKS_TABLE_SQL)
-        with db.atomic():
-            _fill_stocks(conn)
+        db.execute(STOCKS_TABLE_SQL)
     for name, target in INDEXES.items():
         if name not in schema:
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+            db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+    if new_search or new_stocks:
+        _refill(db)
 
 
 def rebuild_search(db: sqlite_utils.Database) -> None:
     """Refill ``articles_search`` and ``article_stocks`` from ``articles``
-    (after a hand edit or a VACUUM, or to repair). One transaction."""
+    (after a hand edit or a VACUUM, or to repair). One transaction, which
+    waits for a running write (a crawl's) to end."""
     ensure_search(db)
-    with db.atomic():
-        _fill_search(_conn(db))
-        _fill_stocks(_conn(db))
+    _refill(db)
 
 
 def check_search(db: Any) -> list[str]:
@@ -283,7 +262,7 @@ def check_search(db: Any) -> list[str]:
     nothing else indexed, FTS5's own integrity check passes, ``article_stocks``
     is what the articles' stocks say. Takes a sqlite-utils Database or a
     sqlite3 connection."""
-    conn = _conn(db)
+    conn = getattr(db, "conn", db)
     problems: list[str] = []
     keys = {search_key(*row) for row in conn.execute("SELECT info_code, code, rowid FROM articles")}
     indexed = {key for (key,) in conn.execute(f"SELECT id FROM {SEARCH_TABLE}_docsize")}

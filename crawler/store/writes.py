@@ -151,16 +151,19 @@ def upsert_articles(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> tu
             groups.append([])
         groups[-1].append(row)
     with db.atomic():
+        # A plain write first: it takes the write lock (waiting for another
+        # connection's write, a rebuild's say) before anything is read; a
+        # transaction that has read cannot wait for the lock, it fails.
+        db.execute(
+            f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
+            [now, *codes],
+        )
         unindex_articles(db, reindex)
         db["article_versions"].insert_all(new_versions)
         for group in groups:
             db["articles"].upsert_all(group, pk="info_code")
         index_articles(db, reindex + new)
         index_stocks(db, new + [code for code in stored if code in restock])
-        db.execute(
-            f"UPDATE failures SET resolved_at = ? WHERE resolved_at IS NULL AND info_code IN ({marks})",
-            [now, *codes],
-        )
     return inserted, len(rows) - inserted
 
 
