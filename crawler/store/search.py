@@ -54,7 +54,7 @@ changes (a contentless table forgets the text, so deleting an entry needs the
 indexed values again, recomputed from the stored row), :func:`index_articles`
 after, :func:`index_stocks` for new or changed stock lists. There are no
 triggers. After a hand edit of ``articles`` (the ``sqlite3`` shell,
-sqlite-utils), or a ``VACUUM``, rebuild both: ``make reindex``
+sqlite-utils), or a ``VACUUM`` (``-rowid`` keys may move), rebuild both: ``make reindex``
 (``python -m crawler.store.search rebuild <db>``); ``check`` says whether they
 match the articles.
 """
@@ -80,6 +80,8 @@ _COLS = ", ".join(SEARCH_COLUMNS)
 # ("涨"*). It adds ~55% to this index (1.05 GB instead of 0.68 GB at 100,000
 # articles); without it a common character's query merges the doclists of
 # every bigram starting with it (up to 3x slower, 700 ms at 100,000).
+# A change to what is indexed must change this text too: ensure_search then
+# recreates and refills the index of every archive opened.
 SEARCH_TABLE_SQL = (
     f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5("
     f"{_COLS}, content='', tokenize='unicode61', prefix='1')"
