@@ -34,7 +34,7 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve site chaos bench clean
+.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -46,6 +46,7 @@ help:
 	@echo "make bench   benchmark table (BENCH_ARGS=--quick|--check)"
 	@echo "make chaos   randomized fault campaign (CHAOS_SEED, CHAOS_RUNS, CHAOS_MINUTES)"
 	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
+	@echo "make reindex rebuild the search index of $(ARCHIVE)/finews.db (after a hand edit)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
 
 $(STAMP): requirements.txt
@@ -118,12 +119,18 @@ chaos: install sysdeps
 # downloads, bounded query time (see archive/metadata.yml for the canned queries).
 PORT ?= 8001
 serve: install
-	$(PY) -m crawler.search ensure $(ARCHIVE)/finews.db
+	$(PY) -m crawler.store.search ensure $(ARCHIVE)/finews.db
 	$(VENV)/bin/datasette serve $(ARCHIVE)/ -h 127.0.0.1 -p $(PORT) \
 	  --setting default_allow_sql off --setting allow_download off \
 	  --setting allow_csv_stream off --setting suggest_facets off \
 	  --setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 500 \
 	  --setting max_returned_rows 1000
+
+# Rebuild the search and stock indexes from the articles table: after a hand
+# edit of $(ARCHIVE)/finews.db (the crawler is its one writer and keeps them
+# itself; nothing else does). Ends with the index check.
+reindex: install
+	$(PY) -m crawler.store.search rebuild $(ARCHIVE)/finews.db
 
 site: sysdeps
 	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site

@@ -109,17 +109,18 @@ def _noise(samples: list[float]) -> float:
 def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> dict[str, Any]:
     """Microseconds per article for each stage of the code as it is, each timed
     alone over the same articles, median of ``reps`` repetitions."""
-    import crawler.search as search
-    import pipelines.index as index
-    from crawler.database import archived_state, connect
+    import crawler.store.search as search
+    import crawler.store.writes as store_writes
+    from crawler.database import archived_state
     from crawler.files import atomic_write, inside, sync_filesystem
+    from crawler.store.schema import connect
+    from crawler.store.writes import article_row, upsert_articles
     from crawler.transform.frontmatter import dump_front_matter
     from crawler.transform.html.clean import clean_article
     from crawler.transform.markdown import html_to_markdown
     from crawler.transform.posts import front_matter, post_relpath, render_post
     from crawler.transform.snapshots import article_metadata, article_snapshot_path
     from crawler.transform.warc import warc_bytes
-    from pipelines.index import article_row, upsert_articles
 
     items = make_items(n)
     htmls = [h for h, _ in items]
@@ -161,19 +162,19 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     def upserts(with_search: bool) -> Callable[[list[Article]], None]:
         def run(_: list[Article]) -> None:
             db = connect(tmp / f"db{next(counter)}" / "finews.db")
-            saved = index.index_articles, index.unindex_articles
+            saved = store_writes.index_articles, store_writes.unindex_articles
             if not with_search:  # the crawler's writer keeps the search index itself
-                index.index_articles = index.unindex_articles = lambda *a: None
+                store_writes.index_articles = store_writes.unindex_articles = lambda *a: None
             try:
                 for start in range(0, len(rows), 100):
                     upsert_articles(db, [dict(x) for x in rows[start : start + 100]])
             finally:
-                index.index_articles, index.unindex_articles = saved
+                store_writes.index_articles, store_writes.unindex_articles = saved
             db.close()
 
         return run
 
-    assert search.index_articles is index.index_articles  # what upserts() switches off
+    assert search.index_articles is store_writes.index_articles  # what upserts() switches off
     db = connect(tmp / "lookup" / "finews.db")
     upsert_articles(db, [dict(x) for x in rows])
 

@@ -12,8 +12,8 @@ same article):
   source line; median ~900 characters of text. ``expected_text`` follows the
   replica's rules, so the extraction benchmark scores against it.
 - **Archives** (:func:`build_archive`): a real ``finews.db`` with N articles,
-  written through :func:`pipelines.index.upsert_articles` in big batches
-  (schema, FTS5 trigram triggers and ``article_versions`` included), with the
+  written through :func:`crawler.store.writes.upsert_articles` in big batches
+  (schema, search and stock indexes and ``article_versions`` included), with the
   rows the crawler would write for the same replica articles. A crawl of the
   fast replica serving the same N articles finds them all archived.
 
@@ -245,8 +245,8 @@ def archive_row(i: int) -> dict[str, Any]:
     yields) rather than from running the cleaner, so 100,000 rows take
     seconds to make; the database work (upsert, versions, FTS) is the real one.
     """
+    from crawler.store.writes import published_iso
     from crawler.transform.posts import category_slug, post_relpath
-    from pipelines.index import published_iso
 
     art = synth_article(i)
     info_code = "NW" + art["code"]
@@ -286,8 +286,8 @@ def build_archive(db_path: Path, n: int, batch: int = 2000, progress: bool = Fal
     Rows go through ``upsert_articles`` (one transaction per batch), oldest
     first as a crawler would have archived them. Returns seconds taken.
     """
-    from crawler.database import connect
-    from pipelines.index import upsert_articles
+    from crawler.store.schema import connect
+    from crawler.store.writes import upsert_articles
 
     t0 = time.perf_counter()
     db = connect(db_path)

@@ -42,12 +42,14 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
         {
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
+            "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
         }
     ),
     "plugins/finews_search.py": frozenset(
         {
             "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
+            "c8808ec8dc42ea18b8940c5844b4c03c0c8080fd9e951360b58ab2794336c7d3",
         }
     ),
 }

@@ -22,8 +22,9 @@ from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
 from crawler.counters import counter
-from crawler.database import archived_state, connect
+from crawler.database import archived_state
 from crawler.items import Article
+from crawler.store.schema import connect
 
 
 class DedupePipeline:

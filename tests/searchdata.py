@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crawler.database import connect
 from crawler.items import Article
-from crawler.search import ensure_search
-from pipelines.index import article_row, upsert_articles
+from crawler.store.schema import connect
+from crawler.store.search import ensure_search
+from crawler.store.writes import article_row, upsert_articles
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHIVE = ROOT / "archive"

@@ -20,14 +20,14 @@ from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
 from crawler.clock import utc_now
-from crawler.database import connect
 from crawler.extensions.logfile import ArchiveLogFile
 from crawler.files import inside
 from crawler.items import Article
 from crawler.offload import _name_of, _Worker, preload
-from crawler.search import bigram_text
 from crawler.spiders.base import ArchiveSpider, as_list
 from crawler.spiders.columns import ColumnsSpider
+from crawler.store.schema import connect
+from crawler.store.search import bigram_text
 from pipelines.dedupe import DedupePipeline
 
 BASE = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}

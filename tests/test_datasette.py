@@ -6,16 +6,19 @@ with the crawler's own ``connect`` and ``upsert_articles``) is served from a
 temporary config directory holding the repository's ``archive/metadata.yml``
 and ``archive/plugins/``, through Datasette's own test client (real Datasette,
 real SQLite, no mocks) and once through ``datasette DIR --get``. The index
-maintenance (triggers, rebuild) is checked on the database directly.
+maintenance (the writer, a rebuild, older archives' migrations) is checked on
+the database directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,20 +32,16 @@ from datasette.app import Datasette
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import crawler.search as search_module
-from crawler.database import connect
-from crawler.search import (
+from crawler.store.schema import connect
+from crawler.store.search import (
     SEARCH_TABLE,
-    _bigrams_plain,
-    _bigrams_utf32,
-    bigram_sql,
     bigram_text,
     check_search,
     ensure_search,
     rebuild_search,
-    search_paused,
+    search_key,
 )
-from pipelines.index import upsert_articles
+from crawler.store.writes import upsert_articles
 from tests.searchdata import (
     ARCHIVE,
     BY_KEY,
@@ -123,30 +122,41 @@ def test_ground_truth_is_hand_checked() -> None:
 ALPHABET = "央行降息涨中国人民银币预期aB1，。 \n\"'😀é\0"
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(st.none(), st.text(alphabet=ALPHABET, max_size=300)))
-def test_bigram_sql_is_the_python_twin(text: str | None) -> None:
-    """The triggers' SQL and rebuild_search's Python give the same indexed text."""
-    conn = sqlite3.connect(":memory:")
-    assert conn.execute(f"SELECT {bigram_sql('?1')}", [text]).fetchone()[0] == bigram_text(text)
+def each_with_the_next(text: str) -> str:
+    """The bigram stream by its definition: each character with the next, then
+    the last one alone."""
+    return " ".join(map(operator.add, text, text[1:])) + " " + text[-1]
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=ALPHABET + "\ud800\udfff𝄞", min_size=2, max_size=300))
-def test_bigram_text_fast_path_is_the_plain_one(text: str) -> None:
-    """The code-point copy gives the stream pair by pair (lone surrogates, which
-    UTF-32 cannot carry, go the plain way)."""
+@given(st.one_of(st.none(), st.text(alphabet=ALPHABET + "\ud800\udfff𝄞", max_size=300)))
+def test_bigram_text_is_each_character_with_the_next(text: str | None) -> None:
+    """The code-point copy gives the stream pair by pair (lone surrogates
+    included); the text ends at a NUL; None and short texts stay as they are."""
+    if text is None:
+        assert bigram_text(text) is None
+        return
     text = text.split("\0", 1)[0]
-    if len(text) >= 2:
-        assert bigram_text(text) == _bigrams_plain(text)
-        if not any("\ud800" <= c <= "\udfff" for c in text):
-            assert _bigrams_utf32(text) == _bigrams_plain(text)
+    assert bigram_text(text) == (text if len(text) < 2 else each_with_the_next(text))
 
 
-def test_bigram_sql_long_text() -> None:
-    conn = sqlite3.connect(":memory:")
-    text = "".join(DOC.body for DOC in DOCS) * 20  # ~16,000 characters, many chunks
-    assert conn.execute(f"SELECT {bigram_sql('?1')}", [text]).fetchone()[0] == bigram_text(text)
+def test_bigram_text_of_a_long_text() -> None:
+    assert bigram_text("央行降息，预期") == "央行 行降 降息 息， ，预 预期 期"
+    text = "".join(DOC.body for DOC in DOCS) * 20  # ~16,000 characters
+    assert bigram_text(text) == each_with_the_next(text)
+    assert bigram_text(12) == "12 2"  # not text: its str(), as SQLite would give
+
+
+def test_search_key_is_the_code_when_canonical() -> None:
+    assert search_key("NW202206142411662199", "202206142411662199", 7) == 202206142411662199
+    for info_code, code in [
+        ("X3", "0x3"),
+        ("NW012", "012"),
+        ("NW1", "2"),
+        ("NW" + "9" * 19, "9" * 19),
+    ]:
+        assert search_key(info_code, code, 7) == -7, code
+    assert search_key("NW１２", "１２", 7) == -7  # digits, but not ASCII
 
 
 CJK = "央行降息涨中"
@@ -212,7 +222,11 @@ def stocks_of(db: Any, code: str) -> set[str]:
     return {c for (c,) in rows}
 
 
-def test_triggers_follow_every_writer(tmp_path: Path) -> None:
+def schema_of(db: Any) -> list[tuple[str, str]]:
+    return db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+def test_writer_keeps_the_index_and_a_rebuild_follows_hand_edits(tmp_path: Path) -> None:
     db = connect(build(tmp_path))
     assert check_search(db) == []
     assert search_sql(db, "央行") == HAND_CHECKED["央行"]
@@ -224,8 +238,10 @@ def test_triggers_follow_every_writer(tmp_path: Path) -> None:
     assert search_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10")
     # A refresh that does not touch the text leaves the index alone.
     upsert_articles(db, [dict(a10, columns='["国内经济", "观点"]')])
+    assert check_search(db) == []
 
-    # Plain sqlite3, no sqlite-utils, no Python function: delete and insert.
+    # A hand edit (plain sqlite3): no trigger follows it, the check says so,
+    # and a rebuild (make reindex) brings both indexes in step.
     raw = sqlite3.connect(tmp_path / "finews.db", isolation_level=None)
     raw.execute("DELETE FROM articles WHERE info_code = ?", [BY_KEY["A14"].info_code])
     raw.execute(
@@ -233,41 +249,39 @@ def test_triggers_follow_every_writer(tmp_path: Path) -> None:
            VALUES ('NW1', '1', '新闻', '2022-06-21T08:00:00+08:00', '', '据报道，央行', '["1.600519"]')"""
     )
     raw.close()
+    assert db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+    problems = check_search(db)
+    assert f"1 articles not in {SEARCH_TABLE}" in problems
+    assert f"1 rows of {SEARCH_TABLE} without an article" in problems
+    assert "1 rows of article_stocks missing" in problems
+    assert "NW1" not in search_sql(db, "央行") and "NW1" not in stocks_of(db, "600519")
+    rebuild_search(db)
+    assert check_search(db) == []
     assert search_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10") | {"NW1"}
     assert search_sql(db, "涨") == HAND_CHECKED["涨"] - codes("A14")
     assert stocks_of(db, "600519") == codes("A15") | {"NW1"}
-    assert check_search(db) == []
 
-    # ensure_search is idempotent, and repairs a changed trigger (rebuilding).
-    assert not search_module._missing(search_module._schema(db.conn))  # nothing to do
-    schema = db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    # ensure_search is idempotent, and replaces (and refills) a search table
+    # of another definition.
+    schema = schema_of(db)
     ensure_search(db)
-    assert db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
-    db.execute(f"DROP TRIGGER {SEARCH_TABLE}_ai")
-    db.execute(f"CREATE TRIGGER {SEARCH_TABLE}_ai AFTER INSERT ON articles BEGIN SELECT 1; END")
-    db.execute(
-        "INSERT INTO articles (info_code, code, title, published_at) VALUES ('NW2', '2', '央行', 'x')"
-    )
-    assert "NW2" not in search_sql(db, "央行")
+    assert schema_of(db) == schema
+    db.execute(f"DROP TABLE {SEARCH_TABLE}")
+    db.execute(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(title, summary, body_text)")
     ensure_search(db)
-    assert db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall() == schema
-    assert "NW2" in search_sql(db, "央行")
+    assert schema_of(db) == schema
+    assert check_search(db) == []
+    assert search_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10") | {"NW1"}
 
     # A code that is not the crawler's (no info_code = 'NW' || code): keyed by
     # -rowid; the canned query finds it, the table page (code in …) cannot.
-    db.execute(
-        "INSERT INTO articles (info_code, code, title, published_at) VALUES ('X3', '0x3', '央行', 'x')"
-    )
+    odd = dict(row_of(BY_KEY["A01"]), info_code="X3", code="0x3", title="央行")
+    upsert_articles(db, [odd])
     assert check_search(db) == []
     assert "X3" in search_canned_sql(db, "央行")
     assert "X3" not in search_sql(db, "央行")
-
-    rebuild_search(db)
-    assert check_search(db) == []
-    want = HAND_CHECKED["央行"] - codes("A10") | {"NW1", "NW2"}
-    assert search_sql(db, "央行") == want
-    assert search_canned_sql(db, "央行") == want | {"X3"}
-    db.execute("DELETE FROM articles WHERE info_code = 'X3'")
+    upsert_articles(db, [dict(odd, title="新闻", summary="", body_text="")])
+    assert "X3" not in search_canned_sql(db, "央行")
     assert check_search(db) == []
     db.close()
 
@@ -284,55 +298,99 @@ def index_instances(conn: Any) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
-def test_crawler_writer_indexes_like_the_triggers(tmp_path: Path) -> None:
-    """upsert_articles keeps the bigram index itself (triggers aside, Python
-    bigrams): the same entries as the SQL triggers make for the same writes,
-    the aside-row never outlives the write, and a failed batch changes nothing."""
-    db = connect(build(tmp_path / "python"))  # written by upsert_articles
+def derived_rows(db: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """What the writer derives from the articles: index entries, stock rows, versions."""
+    return {
+        "index": index_instances(db.conn),
+        "docsize": db.execute(f"SELECT * FROM {SEARCH_TABLE}_docsize ORDER BY 1").fetchall(),
+        "stocks": db.execute("SELECT * FROM article_stocks ORDER BY 1, 2, 3").fetchall(),
+        "versions": db.execute("SELECT * FROM article_versions ORDER BY 1, 2").fetchall(),
+        "articles": db.execute("SELECT rowid, * FROM articles ORDER BY rowid").fetchall(),
+        "failures": db.execute("SELECT * FROM failures ORDER BY id").fetchall(),
+    }
+
+
+def test_writer_index_equals_a_rebuild(tmp_path: Path) -> None:
+    """upsert_articles keeps the bigram and stock indexes itself: after new
+    rows, changed text, unchanged text, a changed code and changed stocks,
+    the entries are those a full rebuild makes; a failed batch changes nothing."""
+    db = connect(build(tmp_path))  # written by upsert_articles (A02 twice)
     a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
     upsert_articles(db, [a10, dict(a10, columns='["观点"]')])  # changed text, then same text
-
     upsert_articles(db, [dict(a10, title="央行新闻")])  # indexed text changed again
-
-    # The same rows, through the triggers only: plain sqlite3, no Python function,
-    # into a fresh database; a10 inserted with its former title, then updated.
-    connect(tmp_path / "sql" / "finews.db").close()
-    raw = sqlite3.connect(tmp_path / "sql" / "finews.db", isolation_level=None)
-    cursor = db.execute("SELECT rowid, * FROM articles ORDER BY rowid")
-    names = [d[0] for d in cursor.description]
-    for row in cursor.fetchall():
-        values = dict(zip(names, row, strict=True))
-        if values["info_code"] == a10["info_code"]:
-            values["title"] = a10["title"]
-        raw.execute(
-            f"INSERT INTO articles ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-            list(values.values()),
-        )
-    raw.execute("UPDATE articles SET title = '央行新闻' WHERE info_code = ?", [a10["info_code"]])
-
-    python_index = index_instances(db.conn)
-    assert len(python_index) > 1000
-    assert python_index == index_instances(raw)
-    assert check_search(db) == [] and check_search(raw) == []
-    assert db.execute("SELECT count(*) FROM search_writer").fetchone()[0] == 0
+    a15 = row_of(BY_KEY["A15"])
+    a11 = row_of(BY_KEY["A11"])
+    upsert_articles(
+        db,
+        [
+            dict(a15, stocks='["0.000001", "1.600519"]', content_sha256="s"),
+            dict(a11, code="0" + a11["code"]),  # no longer canonical: keyed by -rowid
+            dict(a15, stocks="not JSON"),
+        ],
+    )
+    written = derived_rows(db)
+    assert len(written["index"]) > 1000
+    assert written["stocks"] and not stocks_of(db, "600519") & codes("A15")
+    rebuild_search(db)
+    assert derived_rows(db) == written
+    assert check_search(db) == []
     assert a10["info_code"] in search_sql(db, "央行新闻")
+    assert a11["info_code"] in search_canned_sql(db, "涨")
 
-    # A batch that fails half-way (NOT NULL title) rolls back: no row, no index
-    # entry, no aside-row left to blind the triggers of the next writer.
-    before = index_instances(db.conn)
-    bad = [dict(row_of(BY_KEY["A11"]), info_code="NW9", code="9"), dict(a10, title=None)]
+    # A batch that fails half-way (NOT NULL title) rolls back: no row, no
+    # version, no index entry, no stock row, no failure resolved.
+    bad = [
+        dict(row_of(BY_KEY["A11"]), info_code="NW9", code="9", stocks='["1.600000"]'),
+        dict(a10, title=None, body_text="央行"),
+    ]
+    db["failures"].insert({"info_code": "NW9", "reason": "earlier", "resolved_at": None})
+    before = derived_rows(db)
     with pytest.raises(sqlite3.IntegrityError):
         upsert_articles(db, bad)
-    assert index_instances(db.conn) == before
-    assert db.execute("SELECT count(*) FROM search_writer").fetchone()[0] == 0
+    assert derived_rows(db) == before
     assert db.execute("SELECT count(*) FROM articles WHERE info_code = 'NW9'").fetchone()[0] == 0
-    raw.close()
-    other = sqlite3.connect(tmp_path / "python" / "finews.db", isolation_level=None)
-    other.execute(
-        "INSERT INTO articles (info_code, code, title, published_at) VALUES ('NW8', '8', '央行', 'x')"
-    )
-    other.close()
-    assert "NW8" in search_sql(db, "央行")
+    assert check_search(db) == []
+    db.close()
+
+
+def test_a_rebuild_and_the_writer_wait_for_each_other(tmp_path: Path) -> None:
+    """make reindex while a crawl writes, or a crawl's write during a rebuild:
+    each waits for the other's transaction instead of failing with "database
+    is locked", and the index ends right."""
+    path = build(tmp_path)
+    a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
+    errors: list[BaseException] = []
+
+    def in_thread(write: Any) -> threading.Thread:
+        def run() -> None:
+            db = connect(path)  # a connection of its own, as another process has
+            try:
+                write(db)
+            except BaseException as e:
+                errors.append(e)
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    for holder, waiter in [
+        (lambda db: upsert_articles(db, [a10]), rebuild_search),
+        (rebuild_search, lambda db: upsert_articles(db, [dict(a10, title="央行新闻")])),
+    ]:
+        db = connect(path)
+        with db.atomic():
+            holder(db)
+            thread = in_thread(waiter)
+            thread.join(0.5)
+            assert thread.is_alive()  # waiting for the lock
+        thread.join(30)
+        assert not errors, errors
+        assert check_search(db) == []
+        db.close()
+    db = connect(path)
+    assert search_sql(db, "央行新闻") == codes("A10")
     db.close()
 
 
@@ -363,34 +421,66 @@ def test_older_archives_lose_the_trigram_index(tmp_path: Path) -> None:
     db.close()
 
 
-def test_search_paused_for_bulk_loads(tmp_path: Path) -> None:
-    db = connect(build(tmp_path))
+SEARCH_TRIGGERS_V2 = Path(__file__).parent / "fixtures" / "search_triggers_v2.sql"
+
+
+def test_older_archives_lose_the_search_triggers(tmp_path: Path) -> None:
+    """Archives written before the index stage was the database's one writer
+    kept the search and stock indexes by triggers, standing aside while a row
+    of search_writer existed: opening one drops them all (left, each write
+    would be indexed twice), and the index answers as before. An index of
+    format 1 (keyed by rowid) is rebuilt."""
+    path = build(tmp_path)
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(SEARCH_TRIGGERS_V2.read_text("utf-8"))
+    old.close()
+    db = connect(path)
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master").fetchall()}
+    assert "search_writer" not in names
+    assert db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
     a10 = dict(row_of(BY_KEY["A10"]), body_text="多家银行下调存款利率。", content_sha256="x")
-    with search_paused(db):
-        upsert_articles(db, [a10])
-        db.execute("DELETE FROM articles WHERE info_code = ?", [BY_KEY["A17"].info_code])
-        triggers = db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
-            [f"{SEARCH_TABLE}_%"],
-        ).fetchone()[0]
-        assert triggers == 0
+    upsert_articles(db, [a10, dict(row_of(BY_KEY["A15"]), stocks='["1.600000"]')])
     assert check_search(db) == []
-    assert search_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10", "A17")
-    upsert_articles(db, [row_of(BY_KEY["A17"])])  # triggers are back
+    assert search_canned_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10")
+    assert stocks_of(db, "600000") == codes("A15")
+    db.close()
+
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(SEARCH_TRIGGERS_V2.read_text("utf-8").replace("format 2", "format 1"))
+    old.execute(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('delete-all')")
+    old.close()
+    db = connect(path)
+    assert check_search(db) == []
     assert search_sql(db, "央行") == HAND_CHECKED["央行"] - codes("A10")
     db.close()
 
 
-def test_command_line_check(tmp_path: Path) -> None:
-    path = build(tmp_path)
-    for command in ("check", "rebuild", "ensure"):
-        done = subprocess.run(
-            [sys.executable, "-m", "crawler.search", command, str(path)],
+def test_command_line(tmp_path: Path) -> None:
+    """python -m crawler.store.search: check, rebuild, ensure (make reindex and
+    make serve run it); a hand edit fails the check until a rebuild."""
+
+    def run(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "crawler.store.search", command, str(path)],
             capture_output=True,
             text=True,
             cwd=ARCHIVE.parent,
         )
+
+    path = build(tmp_path)
+    for command in ("check", "rebuild", "ensure"):
+        done = run(command)
         assert done.returncode == 0, done.stderr
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("DELETE FROM articles WHERE info_code = ?", [BY_KEY["A14"].info_code])
+    raw.close()
+    done = run("check")
+    assert done.returncode == 1 and f"1 rows of {SEARCH_TABLE} without an article" in done.stderr
+    assert run("rebuild").returncode == 0
+    assert run("check").returncode == 0
+    path = tmp_path / "none.db"
+    assert run("check").returncode == 2 and not path.exists()
+    assert run("ensure").returncode == 0 and path.is_file()
 
 
 # --- table search through Datasette ------------------------------------------
@@ -615,7 +705,7 @@ def test_hidden_tables(archive: Path) -> None:
     data = get_json(archive, "/finews.json")
     hidden = {t["name"] for t in data["tables"] if t["hidden"]}
     visible = {t["name"] for t in data["tables"] if not t["hidden"]}
-    assert {"articles_search", "articles_search_data", "search_writer"} <= hidden
+    assert {"articles_search", "articles_search_data"} <= hidden
     assert "articles_fts" not in hidden | visible  # the former trigram index is gone
     assert {"articles", "article_stocks", "article_versions", "crawl_runs", "failures"} <= visible
 

@@ -16,7 +16,7 @@ import pytest
 from bench.fastreplica import FastReplica
 from crawler.files import UnsafePathError, inside
 from crawler.offload import WorkerDied, _name_of, _Worker
-from crawler.search import check_search
+from crawler.store.search import check_search
 from crawler.transform.html.clean import clean_article
 from tests.crawlrun import ROOT, crawl_command
 
@@ -73,7 +73,7 @@ def test_offload_falls_back_to_the_crawl_process(monkeypatch: pytest.MonkeyPatch
     are; arguments that do not pickle, a worker that cannot start or that died:
     the call runs here, nothing is lost."""
     import crawler.offload as offload_module
-    from crawler.search import bigram_text
+    from crawler.store.search import bigram_text
 
     async def main() -> None:
         stats = Stats()

@@ -2,7 +2,7 @@
 
 1. Table search on ``articles`` (``?_search=央行``) for words of any length.
    ``metadata.yml`` points ``fts_table`` at ``articles_search``, the bigram
-   index built by ``crawler/search.py``. Datasette runs
+   index built by ``crawler/store/search.py``. Datasette runs
    ``rowid in (select rowid from articles_search where articles_search match
    escape_fts(:search))``, and its ``escape_fts`` turns ``央行 降息预期`` into
    ``"央行" "降息预期"``: fine for a one-token-per-word index, wrong for bigrams.
@@ -17,7 +17,7 @@
 
    Datasette's per-column search (``?_search_title=央行``) hard-codes
    ``rowid in (select rowid …)``, but the index is keyed by the article code
-   (``fts_pk: code``, see ``crawler/search.py`` for why), so the ASGI wrapper
+   (``fts_pk: code``, see ``crawler/store/search.py`` for why), so the ASGI wrapper
    below turns it into ``?_search=title:央行`` before Datasette sees it.
 
 2. ``<mark>`` highlights in the ``snippet`` column of canned queries render as
@@ -42,7 +42,7 @@
    ``articles_facet_columns`` index): 35-50 ms. Same results, same URLs.
 
 Self-contained (stdlib + Datasette): ``datasette`` runs from ``.venv/bin`` and
-cannot import the repository's ``crawler`` package. ``crawler/search.py``
+cannot import the repository's ``crawler`` package. ``crawler/store/search.py``
 documents the index format this must match.
 """
 

@@ -22,10 +22,10 @@ from scrapy.crawler import Crawler
 
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
-from crawler.database import connect
 from crawler.files import atomic_write
 from crawler.outcome import outcome
 from crawler.rotation import rotate_posts
+from crawler.store.schema import connect
 
 
 class CrawlRunRecorder:

@@ -26,11 +26,12 @@ from crawler.browser.snapshots import render_snapshots
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.counters import counter
-from crawler.database import archived_columns, connect, failed_recently
+from crawler.database import archived_columns, failed_recently
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares.upstream import canonical_url
 from crawler.parsers import eastmoney as em
 from crawler.parsers import rendered
+from crawler.store.schema import connect
 
 P = ParamSpec("P")
 
