@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -118,7 +120,7 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
     child_peaks: dict[int, int] = {}
     while True:
         peak_kb = max(peak_kb, vm_hwm_kb(proc.pid))
-        # The crawl's worker processes (crawler.offload: the stages', the database
+        # The crawl's worker processes (crawler.workers: the stages', the database
         # writer's): each one's peak, added below (an upper bound of their sum).
         for child in child_pids(proc.pid):
             child_peaks[child] = max(child_peaks.get(child, 0), vm_hwm_kb(child))
@@ -140,20 +142,19 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
 
 
 def child_pids(pid: int) -> list[int]:
-    """The offload workers among ``pid``'s children (not, say, the Node driver
-    of the start-up browser check)."""
+    """The crawl's worker processes among ``pid``'s children (crawler.workers'
+    pools and multiprocessing's resource tracker that comes with them; not,
+    say, the Node driver of the start-up browser check)."""
     try:
-        with open(f"/proc/{pid}/task/{pid}/children", "rb") as fh:
-            children = [int(c) for c in fh.read().split()]
-    except (OSError, ValueError):
+        children = psutil.Process(pid).children()
+    except psutil.Error:
         return []
     workers = []
     for child in children:
         try:
-            with open(f"/proc/{child}/cmdline", "rb") as fh:
-                if b"crawler.offload" in fh.read():
-                    workers.append(child)
-        except OSError:
+            if any("multiprocessing" in arg for arg in child.cmdline()):
+                workers.append(child.pid)
+        except psutil.Error:
             continue
     return workers
 
