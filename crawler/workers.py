@@ -137,13 +137,17 @@ class Workers:
         workers = lanes.get(lane)
         if workers is None:
             from scrapy import signals
+            from scrapy.utils.conf import build_component_list
 
             from crawler.config import FinewsConfig
 
             cfg = FinewsConfig.from_settings(crawler.settings)
             # What the workers will be asked to run: the item pipelines' modules.
-            pipelines = crawler.settings.getwithbase("ITEM_PIPELINES")
-            modules = sorted({str(path).rpartition(".")[0] for path in pipelines})
+            pipelines = build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES"))
+            modules = sorted(
+                p.__module__ if isinstance(p, type) else str(p).rpartition(".")[0]
+                for p in pipelines
+            )
             size = min(cfg.workers, 1) if lane else cfg.workers
             workers = cls(size, crawler.stats, cfg.gc_threshold, modules, ordered=bool(lane))
             lanes[lane] = workers
