@@ -122,7 +122,7 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
     workers: list[int] = []
     for tick in itertools.count():
         peak_kb = max(peak_kb, vm_hwm_kb(proc.pid))
-        # The crawl's worker processes (crawler.offload: the stages', the database
+        # The crawl's worker processes (crawler.workers: the stages', the database
         # writer's): each one's peak, added below (an upper bound of their sum).
         # Looked up every 0.1 s, not every tick: psutil reads every process's
         # stat (~5 ms) to find children; a worker lives as long as the crawl, and
@@ -149,8 +149,9 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
 
 
 def child_pids(pid: int) -> list[int]:
-    """The offload workers among ``pid``'s children (not, say, the Node driver
-    of the start-up browser check)."""
+    """The crawl's worker processes among ``pid``'s children (crawler.workers'
+    pools and multiprocessing's resource tracker that comes with them; not,
+    say, the Node driver of the start-up browser check)."""
     try:
         children = psutil.Process(pid).children()
     except psutil.Error:
@@ -158,7 +159,7 @@ def child_pids(pid: int) -> list[int]:
     workers = []
     for child in children:
         try:
-            if "crawler.offload" in " ".join(child.cmdline()):
+            if any("multiprocessing" in arg for arg in child.cmdline()):
                 workers.append(child.pid)
         except psutil.Error:
             continue

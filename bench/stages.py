@@ -23,7 +23,7 @@ writes and SQLite, whose cost is mostly waiting for the disk):
   FTS5 insert), minus the former.
 
 In a crawl, clean, markdown, yaml and the WARC and post writes run in the
-worker process (crawler.offload), the SQLite work in the index lane's worker; the
+worker process (crawler.workers), the SQLite work in the index lane's worker; the
 total is what one process doing everything would spend.
 
 Extraction (:func:`measure_extraction`): the replica's rendered article pages

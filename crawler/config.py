@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-# Annotations only: the offload worker imports this module without Scrapy.
+# Annotations only: reading a config needs no Scrapy.
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
@@ -64,7 +64,7 @@ class FinewsConfig:
     posts_keep_days: int
     refresh_every: float
     max_failed_share: float
-    workers: int  # worker processes for the pipelines' heavy work (crawler.offload)
+    workers: int  # worker processes for the pipelines' heavy work (crawler.workers)
     gc_threshold: int = 50_000  # crawler.gctune; 0 = Python's defaults
     # Backoff (crawler.middlewares.backoff.BackoffMiddleware): FINEWS_BACKOFF_*, FINEWS_BLOCK_MARKERS.
     backoff_base: float = 2.0

@@ -15,7 +15,7 @@ are still collected, young ones every ``threshold`` allocations net, old ones
 every ``threshold * OLDER_EVERY**2``.
 
 Settings: FINEWS_GC_THRESHOLD (0 leaves Python's defaults). Used by the
-``GcTuning`` extension (crawl process) and the offload workers.
+``GcTuning`` extension (crawl process) and the worker processes (crawler.workers).
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ FINEWS_POSTS_KEEP_DAYS = 0
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
 # Worker processes for the pipelines' CPU-heavy work (cleaning, Markdown,
-# WARC records, file writes), so a crawl uses a second core. 0 = all in the
-# crawl process (same output). See crawler/offload.py.
+# WARC records, file writes), so a crawl uses a second core. 0 = on threads of
+# the crawl process (same output). See crawler/workers.py.
 FINEWS_WORKERS = 1
 # Python's cyclic garbage collector runs every this many net allocations
 # (Python's default: 700), after freezing the start-up objects; 0 leaves

@@ -11,58 +11,49 @@ Settings: FINEWS_WORKERS. Stats: ``finews/clean/articles``, ``finews/clean/empty
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crawler.counters import counter
+from itemadapter import ItemAdapter
+
 from crawler.items import Article, Failure
-from crawler.offload import Offload
 from crawler.transform.html.clean import clean_article
+from crawler.workers import Workers
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 
 class CleanPipeline:
     """The clean stage: Article.body_html -> clean_html, stocks, body_text, content_sha256.
 
-    :func:`clean_article` runs in a worker process (crawler.offload) when
-    FINEWS_WORKERS > 0. Settings: FINEWS_WORKERS. Stats:
-    ``finews/clean/articles``, ``finews/clean/empty``.
+    :func:`clean_article` runs in a worker (crawler.workers). Settings:
+    FINEWS_WORKERS. Stats: ``finews/clean/articles``, ``finews/clean/empty``.
     """
 
-    def __init__(self, stats: Any, offload: Offload | None = None) -> None:
-        self.inc = counter(stats)
-        self.offload = offload
+    def __init__(self, crawler: Crawler) -> None:
+        self.stats = crawler.stats
+        self.workers = Workers.for_crawler(crawler)
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> CleanPipeline:
-        return cls(crawler.stats, Offload.for_crawler(crawler, preload=__name__))
+    def from_crawler(cls, crawler: Crawler) -> CleanPipeline:
+        return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        if self.offload is not None and self.offload.enabled:
-            return self._offloaded(item)
-        return self._apply(item, clean_article(item.body_html, item.source_url))
-
-    async def _offloaded(self, item: Article) -> Any:
-        assert self.offload is not None
-        done = await self.offload.call(clean_article, item.body_html, item.source_url)
-        return self._apply(item, done)
-
-    def _apply(self, item: Article, done: tuple[str, list[str], str, str]) -> Any:
-        html, stocks, text, digest = done
+        adapter = ItemAdapter(item)
+        html, stocks, text, digest = await self.workers.run(
+            clean_article, adapter["body_html"], adapter["source_url"]
+        )
         if not text.strip():
-            self.inc("finews/clean/empty")
+            self.stats.inc_value("finews/clean/empty")
             return Failure(
                 stage="clean",
                 reason="nothing left after cleaning",
-                url=item.source_url,
-                info_code=item.info_code,
-                responses=item.list_responses + item.body_responses,
+                url=adapter["source_url"],
+                info_code=adapter["info_code"],
+                responses=adapter["list_responses"] + adapter["body_responses"],
             )
-        item.clean_html, item.stocks, item.body_text, item.content_sha256 = (
-            html,
-            stocks,
-            text,
-            digest,
-        )
-        self.inc("finews/clean/articles")
+        adapter.update(clean_html=html, stocks=stocks, body_text=text, content_sha256=digest)
+        self.stats.inc_value("finews/clean/articles")
         return item

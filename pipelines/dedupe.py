@@ -17,19 +17,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
-from crawler.counters import counter
 from crawler.database import archived_state
 from crawler.items import Article
 from crawler.store.schema import connect
 
 
 class DedupePipeline:
+    """Drops an article seen in this run or archived (unless it is a refresh,
+    which gets the archived digest and columns). Settings: FINEWS_ARCHIVE_DIR.
+    Stats: ``finews/dedupe/dropped_in_run``, ``finews/dedupe/dropped_archived``."""
+
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
-        self.inc = counter(crawler.stats)
+        self.stats = crawler.stats
         self.cfg = cfg
         self.seen: set[str] = set()
         self.db = None
@@ -38,25 +42,27 @@ class DedupePipeline:
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         return cls(crawler, FinewsConfig.from_settings(crawler.settings))
 
-    def open_spider(self, spider: Any = None) -> None:
+    def open_spider(self) -> None:
         self.db = connect(self.cfg.db_path)
 
-    def close_spider(self, spider: Any = None) -> None:
+    def close_spider(self) -> None:
         if self.db is not None:
             self.db.close()
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        if item.info_code in self.seen and not item.refresh:
-            self.inc("finews/dedupe/dropped_in_run")
-            raise DropItem(f"{item.info_code} already archived in this run", log_level="DEBUG")
+        adapter = ItemAdapter(item)
+        info_code, refresh = adapter["info_code"], adapter["refresh"]
+        if info_code in self.seen and not refresh:
+            self.stats.inc_value("finews/dedupe/dropped_in_run")
+            raise DropItem(f"{info_code} already archived in this run", log_level="DEBUG")
         # The spider's list lookup already found it absent: no query per article.
-        state = None if item.absent_at_list else archived_state(self.db, item.info_code)
-        if state is not None and not item.refresh:
-            self.inc("finews/dedupe/dropped_archived")
-            raise DropItem(f"{item.info_code} is already archived", log_level="DEBUG")
+        state = None if adapter["absent_at_list"] else archived_state(self.db, info_code)
+        if state is not None and not refresh:
+            self.stats.inc_value("finews/dedupe/dropped_archived")
+            raise DropItem(f"{info_code} is already archived", log_level="DEBUG")
         if state is not None:
-            item.previous_sha256, item.previous_column_ids = state
-        self.seen.add(item.info_code)
+            adapter["previous_sha256"], adapter["previous_column_ids"] = state
+        self.seen.add(info_code)
         return item

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from itemadapter import ItemAdapter
+
 from crawler.config import FinewsConfig
-from crawler.counters import counter
 from crawler.files import atomic_write, inside
 from crawler.items import Article, Failure, Fetched
-from crawler.offload import Offload
 from crawler.transform.snapshots import (
     article_metadata,
     article_snapshot_path,
@@ -29,8 +29,8 @@ from crawler.transform.snapshots import (
     write_article_snapshot,
 )
 from crawler.transform.warc import warc_bytes
+from crawler.workers import Workers
 
-# Annotations only: the offload worker imports this module without Scrapy.
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -38,26 +38,27 @@ if TYPE_CHECKING:
 class SnapshotPipeline:
     """Writes WARC snapshots; sets ``Article.snapshot`` / ``Failure.snapshot``.
 
-    Files are written without an fsync each; the index stage syncs the file
-    system before the rows naming them are committed. Settings:
+    An article's WARC is written by :func:`write_article_snapshot` in a worker
+    (crawler.workers); the shared list answers and the failures (small, rare)
+    here. Files are written without an fsync each; the index stage syncs the
+    file system before the rows naming them are committed. Settings:
     FINEWS_ARCHIVE_DIR, FINEWS_WORKERS. Stats: ``finews/snapshot/articles``,
     ``finews/snapshot/lists``, ``finews/snapshot/failures``,
     ``finews/snapshot/unchanged``, ``finews/snapshot/bytes``.
     """
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
-        self.crawler = crawler
-        self.count = counter(crawler.stats)
+        self.stats = crawler.stats
         self.root = cfg.archive_dir
         self.lists_written: dict[str, str] = {}  # list answer key -> its snapshot
-        self.offload = Offload.for_crawler(crawler, preload=__name__)
+        self.workers = Workers.for_crawler(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SnapshotPipeline:
         return cls(crawler, FinewsConfig.from_settings(crawler.settings))
 
     def _inc(self, key: str, n: int = 1) -> None:
-        self.count(f"finews/snapshot/{key}", n)
+        self.stats.inc_value(f"finews/snapshot/{key}", n)
 
     def _write(self, relpath: str, data: bytes) -> None:
         if atomic_write(inside(self.root, relpath), data, durable=False):
@@ -74,36 +75,33 @@ class SnapshotPipeline:
             self.lists_written[resp.key] = relpath
         return relpath
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
-            if item.snapshot:
+            adapter = ItemAdapter(item)
+            if adapter["snapshot"]:
                 return item  # rebuilt from its snapshot: nothing to write
-            list_paths = [self.write_list(r) for r in item.list_responses]
+            list_paths = [self.write_list(r) for r in adapter["list_responses"]]
             relpath = article_snapshot_path(item)
             path = inside(self.root, relpath)
-            if item.refresh and unchanged(item) and path.exists():
+            if adapter["refresh"] and unchanged(item) and path.exists():
                 # A refresh that found nothing new adds nothing to the history.
-                item.snapshot = relpath
+                adapter["snapshot"] = relpath
                 self._inc("unchanged")
                 return item
-            args = (path, item.body_responses, article_metadata(item, list_paths))
-            if self.offload.enabled:
-                return self._offloaded(item, relpath, args)
-            return self._written(item, relpath, write_article_snapshot(*args))
-        if isinstance(item, Failure) and item.responses:
-            key = hashlib.sha1(b"".join(r.key.encode() for r in item.responses)).hexdigest()
-            relpath = failure_snapshot_path(item, key)
-            self._write(relpath, warc_bytes(item.responses))
-            item.snapshot = relpath
-            self._inc("failures")
-        return item
-
-    async def _offloaded(self, item: Article, relpath: str, args: tuple[Any, ...]) -> Article:
-        return self._written(item, relpath, await self.offload.call(write_article_snapshot, *args))
-
-    def _written(self, item: Article, relpath: str, size: int) -> Article:
-        if size:
-            self._inc("bytes", size)
-        item.snapshot = relpath
-        self._inc("articles")
+            metadata = article_metadata(item, list_paths)
+            size = await self.workers.run(
+                write_article_snapshot, path, adapter["body_responses"], metadata
+            )
+            if size:
+                self._inc("bytes", size)
+            adapter["snapshot"] = relpath
+            self._inc("articles")
+        elif isinstance(item, Failure):
+            adapter = ItemAdapter(item)
+            if responses := adapter["responses"]:
+                key = hashlib.sha1(b"".join(r.key.encode() for r in responses)).hexdigest()
+                relpath = failure_snapshot_path(item, key)
+                self._write(relpath, warc_bytes(responses))
+                adapter["snapshot"] = relpath
+                self._inc("failures")
         return item

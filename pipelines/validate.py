@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
-from crawler.counters import counter
 from crawler.items import Article, Failure
 from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, valid_show_time
 
@@ -40,36 +40,43 @@ def problems(article: Article) -> list[str]:
 
 
 class ValidatePipeline:
+    """Passes a valid Article on (its title, summary and media made safe to
+    write), turns an invalid one into a Failure. Stats: ``finews/validate/ok``,
+    ``finews/validate/invalid``, ``finews/validate/invalid/<reason>``."""
+
     def __init__(self, crawler: Crawler) -> None:
-        self.inc = counter(crawler.stats)
+        self.stats = crawler.stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
         return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
         found = problems(item)
+        adapter = ItemAdapter(item)
         if not found:
             # Lone surrogates (JSON "\\ud800") cannot be written as UTF-8 anywhere.
-            item.title, item.summary, item.media = (
-                _SURROGATES.sub("\ufffd", v) for v in (item.title, item.summary, item.media)
+            title, summary, media = (
+                _SURROGATES.sub("\ufffd", adapter[k]) for k in ("title", "summary", "media")
             )
-            item.title = " ".join(item.title.split())
+            adapter["title"] = " ".join(title.split())
+            adapter["summary"] = summary
             # One line, like the title: the media also names the category and the
             # footer's back link, where a newline would break the Markdown.
-            item.media = " ".join(item.media.split()) or UNKNOWN_MEDIA
-            self.inc("finews/validate/ok")
+            adapter["media"] = " ".join(media.split()) or UNKNOWN_MEDIA
+            self.stats.inc_value("finews/validate/ok")
             return item
-        self.inc("finews/validate/invalid")
+        self.stats.inc_value("finews/validate/invalid")
         for reason in found:
-            self.inc(f"finews/validate/invalid/{reason}")
+            self.stats.inc_value(f"finews/validate/invalid/{reason}")
+        info_code = adapter["info_code"]
         return Failure(
             stage="validate",
             reason=", ".join(found),
-            url=item.source_url,
-            info_code=item.info_code if "bad_info_code" not in found else "",
-            detail=f"info_code={item.info_code[:60]!r} title={item.title[:200]!r}",
-            responses=item.list_responses + item.body_responses,
+            url=adapter["source_url"],
+            info_code=info_code if "bad_info_code" not in found else "",
+            detail=f"info_code={info_code[:60]!r} title={adapter['title'][:200]!r}",
+            responses=adapter["list_responses"] + adapter["body_responses"],
         )

@@ -347,8 +347,8 @@ def test_workers_off_gives_the_same_archive(crawled, tmp_path: Path) -> None:
     first = json.loads(runs[0][0])
     n = len(archivable(crawled["replica"]))
     # clean + snapshot + post per archived article (the no-body one fails in clean)
-    assert first["finews/offload/calls"] >= 3 * n
-    assert "finews/offload/died" not in first and "finews/offload/local" not in first
+    assert first["finews/workers/calls"] >= 3 * n
+    assert "finews/workers/died" not in first and "finews/workers/local" not in first
 
     archive = tmp_path / "archive"
     result = run_crawl(
@@ -363,7 +363,7 @@ def test_workers_off_gives_the_same_archive(crawled, tmp_path: Path) -> None:
     query = f"SELECT {ROW_COLUMNS} FROM articles ORDER BY info_code"
     assert db.execute(query).fetchall() == crawled["db"].execute(query).fetchall()
     stats = json.loads(db.execute("SELECT stats FROM crawl_runs").fetchone()[0])
-    assert "finews/offload/calls" not in stats, result.stderr[-2000:]
+    assert "finews/workers/calls" not in stats, result.stderr[-2000:]
     # WARC records: the same payloads (their dates are each crawl's own).
     for path in (archive / "raw" / "articles").rglob("*.warc.gz"):
         mine = [(r.type, r.url, r.body) for r in read_warc(path) if r.type == "response"]

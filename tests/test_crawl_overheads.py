@@ -1,6 +1,6 @@
 """Per-article work the crawl process no longer does, each checked to change nothing else:
 callbacks Scrapy need not re-read, the clock made once a second, the dedupe stage
-trusting the spider's list lookup, workers started early."""
+trusting the spider's list lookup (workers started early: tests/test_workers.py)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,10 @@ from scrapy.utils.test import get_crawler
 from crawler import settings as project_settings
 from crawler.clock import utc_now
 from crawler.extensions.logfile import ArchiveLogFile
-from crawler.files import inside
 from crawler.items import Article
-from crawler.offload import _name_of, _Worker, preload
 from crawler.spiders.base import ArchiveSpider, as_list
 from crawler.spiders.columns import ColumnsSpider
 from crawler.store.schema import connect
-from crawler.store.search import bigram_text
 from pipelines.dedupe import DedupePipeline
 
 BASE = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
@@ -93,12 +90,13 @@ def test_dedupe_trusts_absent_at_list_and_still_drops_in_run(tmp_path: Path) -> 
     try:
         # Without the flag the database is asked: archived, dropped.
         with pytest.raises(DropItem, match="already archived"):
-            stage.process_item(_article(archived))
+            asyncio.run(stage.process_item(_article(archived)))
         # With it (the spider's list lookup found it absent), no lookup: passed on.
-        assert stage.process_item(_article(archived, absent_at_list=True)).info_code == archived
+        item = asyncio.run(stage.process_item(_article(archived, absent_at_list=True)))
+        assert item.info_code == archived
         # The in-run check still holds for a second copy.
         with pytest.raises(DropItem, match="in this run"):
-            stage.process_item(_article(archived, absent_at_list=True))
+            asyncio.run(stage.process_item(_article(archived, absent_at_list=True)))
     finally:
         stage.close_spider()
 
@@ -127,46 +125,6 @@ def test_archive_log_file_writes_the_archive_log(tmp_path: Path) -> None:
                 handler.close()
         root.handlers = saved_handlers
         root.setLevel(saved_level)
-
-
-def test_preloaded_worker_answers_and_ignores_its_preload_answers() -> None:
-    with pytest.raises(ValueError, match="refusing"):
-        preload("os")  # only finews modules
-
-    async def main() -> None:
-        worker = _Worker()
-        try:
-            # Sent before any loop owns the socket; the answers (call id 0, one
-            # of them the refusal of "os") are read and dropped.
-            worker.preload("pipelines.clean")
-            worker.preload("os")
-            got = await worker.call(_name_of(inside), (Path("/tmp/a"), "b"))
-            assert got == Path("/tmp/a/b")
-            assert worker.waiting == {} and worker.alive
-        finally:
-            worker.close()
-
-    asyncio.run(main())
-
-
-def test_frames_larger_than_the_socket_buffers_arrive_whole() -> None:
-    """An argument and an answer of several MiB cross in many chunks."""
-
-    async def main() -> None:
-        worker = _Worker()
-        try:
-            big = "央" * (3 << 20)  # 9 MiB as UTF-8
-            calls = [
-                worker.call(_name_of(inside), (Path("/tmp/a"), big[:10] + str(i))) for i in range(3)
-            ]
-            long_answer = worker.call(_name_of(bigram_text), (big,))
-            answers = await asyncio.gather(*calls, long_answer)
-            assert answers[:3] == [Path("/tmp/a") / (big[:10] + str(i)) for i in range(3)]
-            assert len(answers[3]) == 3 * len(big) - 2
-        finally:
-            worker.close()
-
-    asyncio.run(main())
 
 
 def test_counter_adds_to_the_stats_as_inc_value_does() -> None:

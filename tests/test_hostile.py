@@ -21,6 +21,8 @@ archive in a temporary directory). On what comes out:
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 import os
 import re
@@ -44,6 +46,7 @@ from crawler.files import UnsafePathError
 from crawler.items import Article, Failure
 from crawler.parsers import eastmoney as em
 from crawler.transform.posts import link_text
+from crawler.workers import Workers
 from pipelines.clean import CleanPipeline
 from pipelines.dedupe import DedupePipeline
 from pipelines.index import IndexPipeline
@@ -294,7 +297,10 @@ def scrubbed(text: str) -> str:
 
 
 class Stages:
-    """The real item pipelines of a crawl, in their order, on a temporary archive."""
+    """The real item pipelines of a crawl, in their order, on a temporary archive.
+
+    In-process (FINEWS_WORKERS=0: the heavy calls on the crawl process's
+    threads), each item through the stages' coroutines on an event loop."""
 
     def __init__(self, archive: Path) -> None:
         base = {k: getattr(project_settings, k) for k in dir(project_settings) if k.isupper()}
@@ -306,6 +312,7 @@ class Stages:
                 "FINEWS_ARCHIVE_DIR": str(archive),
                 "FINEWS_DB_BATCH": 1,
                 "FINEWS_RENDER": "never",
+                "FINEWS_WORKERS": 0,
             },
         )
         self.stages = [
@@ -324,12 +331,20 @@ class Stages:
     def close(self) -> None:
         for stage in self.stages:
             if hasattr(stage, "close_spider"):
-                stage.close_spider()
+                done = stage.close_spider()
+                if inspect.isawaitable(done):
+                    asyncio.run(done)
+        for lane in ("", "index"):
+            Workers.for_crawler(self.crawler, lane=lane).close()
 
     def run(self, item: Any) -> Any:
-        for stage in self.stages:
-            item = stage.process_item(item)
-        return item
+        async def through(item: Any) -> Any:
+            for stage in self.stages:
+                item = await stage.process_item(item)
+            return item
+
+        # A batch is one row (FINEWS_DB_BATCH=1): its write is done when this returns.
+        return asyncio.run(through(item))
 
     def article(self, **fields: Any) -> Article:
         code = f"20261120{next(self.codes):010d}"
@@ -352,7 +367,6 @@ class Stages:
         return Article(**defaults)
 
     def row(self, info_code: str) -> dict[str, Any] | None:
-        self.stages[-1].wait_written()  # the index stage writes on its own thread
         db = sqlite3.connect(self.archive / "finews.db")
         db.row_factory = sqlite3.Row
         try:

@@ -108,7 +108,7 @@ def render_category_page(media: str) -> str:
 def write_post(path: Path, article: Article, site_url: str) -> tuple[str, bool]:
     """Render the article's post (its Markdown from ``clean_html``) and write it;
     returns (body_markdown, whether the file changed). Runs in a worker process
-    (crawler.offload) when FINEWS_WORKERS > 0."""
+    (crawler.workers) when FINEWS_WORKERS > 0."""
     article.body_markdown = html_to_markdown(article.clean_html)
     text = render_post(article, site_url)
     return article.body_markdown, atomic_write(path, text.encode("utf-8"), durable=False)

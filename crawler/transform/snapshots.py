@@ -80,7 +80,7 @@ def unchanged(article: Article) -> bool:
 def write_article_snapshot(path: Path, responses: list[Fetched], metadata: dict[str, Any]) -> int:
     """Write an article's WARC (a refresh appends to the file it already has);
     returns the bytes written, 0 when the file already held them. Runs in a
-    worker process (crawler.offload) when FINEWS_WORKERS > 0."""
+    worker process (crawler.workers) when FINEWS_WORKERS > 0."""
     data = warc_bytes(responses, metadata)
     if metadata.get("refresh") and path.exists():
         # Appending whole gzip members keeps one valid WARC file.
