@@ -172,8 +172,9 @@ async def start_playwright_handler(crawler: Crawler) -> ScrapyPlaywrightDownload
     long ago. So the handler is given the crawler with a signal manager of its
     own (a shallow copy: same settings, stats, spider and engine), and only it
     is sent ``engine_started``: the handler's own start runs, nothing else hears
-    it. A start that fails raises here (as the download's error) and leaves
-    nothing behind to close: the half-started handler is dropped.
+    it. A start that fails raises here (as the download's error) and the
+    half-started handler is dropped unclosed (closing a Playwright that did
+    not start may fail again); the next page to render makes a new one.
     """
     own = copy.copy(crawler)
     own.signals = SignalManager(own)
