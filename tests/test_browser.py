@@ -470,6 +470,91 @@ def test_playwright_settings() -> None:
     assert s["TWISTED_REACTOR"] == default_settings.TWISTED_REACTOR
 
 
+class FlakyProvider:
+    """A ``PLAYWRIGHT_BROWSER_PROVIDER`` whose first start fails (no Playwright)."""
+
+    starts = 0
+    closes = 0
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    async def start(self) -> None:
+        FlakyProvider.starts += 1
+        if FlakyProvider.starts == 1:
+            raise RuntimeError("driver did not start")
+
+    async def close(self) -> None:
+        FlakyProvider.closes += 1
+
+
+def handler_main() -> None:
+    """``python -m tests.test_browser handler``: the shared handler without a crawl."""
+    import asyncio
+
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+
+    from crawler.browser.addon import SharedPlaywrightDownloadHandler, start_playwright_handler
+
+    async def main() -> dict[str, Any]:
+        crawler = get_crawler(settings_dict={"PLAYWRIGHT_BROWSER_PROVIDER": FlakyProvider})
+        heard: list[str] = []
+        crawler.signals.connect(lambda: heard.append("engine_started"), signals.engine_started)
+        first = SharedPlaywrightDownloadHandler.from_crawler(crawler)
+        other = SharedPlaywrightDownloadHandler.from_crawler(get_crawler())
+        try:
+            await start_playwright_handler(crawler)
+            failed = ""
+        except RuntimeError as exc:
+            failed = str(exc)
+        started = await start_playwright_handler(crawler)
+        first.browser = started
+        same = SharedPlaywrightDownloadHandler.from_crawler(crawler) is first  # https
+        users = first.users
+        await first.close()
+        closes_after_one = FlakyProvider.closes
+        await first.close()
+        return {
+            "same": same and other is not first,
+            "users": users,
+            "failed": failed,
+            "starts": FlakyProvider.starts,
+            "stats_shared": started.stats is crawler.stats,
+            "heard": heard,
+            "closes": [closes_after_one, FlakyProvider.closes],
+        }
+
+    print(json.dumps(asyncio.get_event_loop().run_until_complete(main())))
+
+
+def test_the_shared_handler_starts_playwright_on_its_own() -> None:
+    # One handler per crawler for both schemes; scrapy-playwright's own start
+    # runs on an engine_started only it hears; a failed start raises and the
+    # next one tries again; the browser handler is closed after the last scheme.
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.test_browser", "handler"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == {
+        "same": True,
+        "users": 2,
+        "failed": "driver did not start",
+        "starts": 2,
+        "stats_shared": True,
+        "heard": [],
+        "closes": [0, 1],
+    }
+    assert "Error caught on signal handler" not in proc.stderr
+
+
 def test_render_addon_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from scrapy.settings import Settings
     from scrapy.utils.misc import load_object
@@ -876,5 +961,7 @@ def test_hung_pages_fail_in_bounded_time_and_the_crawl_goes_on(tmp_path: Path) -
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "probe":
         probe_main(sys.argv[2])
+    elif sys.argv[1:] == ["handler"]:
+        handler_main()
     else:
-        sys.exit("usage: python -m tests.test_browser probe CONFIG.json")
+        sys.exit("usage: python -m tests.test_browser probe CONFIG.json | handler")

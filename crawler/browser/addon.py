@@ -2,20 +2,26 @@
 
 :class:`RenderAddon` (``ADDONS``) applies :func:`playwright_settings` when
 :func:`~crawler.browser.probe.resolve_browser` finds a Chromium that starts;
-:class:`SharedPlaywrightDownloadHandler` is scrapy-playwright's handler, one
-lazy instance for http and https. Only requests whose meta has
-``"playwright": True`` use the browser; every other request still goes
-through Scrapy's HTTP handler.
+:class:`SharedPlaywrightDownloadHandler` is one handler for http and https:
+only requests whose meta has ``"playwright": True`` use the browser (one
+scrapy-playwright handler, started by the first of them); every other request
+goes through Scrapy's HTTP/1.1 handler.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import copy
 import logging
+import weakref
 from typing import Any
 
+from scrapy import Request, signals
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+from scrapy.http import Response
 from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.signalmanager import SignalManager
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
 from crawler.browser.chromium import launch_args
@@ -92,72 +98,93 @@ def playwright_settings(
     return settings
 
 
-class SharedPlaywrightDownloadHandler(ScrapyPlaywrightDownloadHandler):
-    """scrapy-playwright's download handler, one instance for http *and* https.
+class SharedPlaywrightDownloadHandler:
+    """The http *and* https download handler (one instance for both): plain
+    requests go through Scrapy's HTTP/1.1 handler, ``meta["playwright"]`` ones
+    through one scrapy-playwright handler made for the first page to render.
 
-    Scrapy builds one handler per scheme (``DownloadHandlers._load_handler``)
-    and scrapy-playwright's handler is not lazy, so ``DOWNLOAD_HANDLERS =
-    {"http": H, "https": H}`` starts two Playwright drivers at once (~125 MiB
-    RSS each, idle) and, once pages of both schemes are rendered (Eastmoney's
-    column pages are https, the Choice share page http), two browsers with
-    their own contexts. This subclass hands the same instance to both schemes
-    and closes it once, after the last scheme closes it.
-
-    It is also lazy: scrapy-playwright starts its Playwright driver (a Node
-    process) when the engine starts, and the engine waits for it before the
-    first request (~0.2 s of every run, and ~0.25 s of CPU). Here the driver
-    starts with the first page to render; a run that renders nothing (most
-    cron runs: the browser is a fallback) never starts it.
+    Why not scrapy-playwright's handler itself: Scrapy builds one handler per
+    scheme, so ``DOWNLOAD_HANDLERS = {"http": H, "https": H}`` would start two
+    Playwright drivers (~125 MiB RSS each, idle) and, once pages of both
+    schemes are rendered (Eastmoney's column pages are https, the Choice share
+    page http), two browsers with their own contexts. And it starts its
+    driver (a Node process) on ``engine_started``, which the engine awaits
+    before the first request: ~0.2 s of every run, though most cron runs
+    render nothing (the browser is a fallback). Here :meth:`from_crawler`
+    hands one instance to both schemes, and the browser handler exists only
+    once a page is to be rendered (:func:`start_playwright_handler`).
+    Everything used is public Scrapy / scrapy-playwright API.
     """
 
-    _SHARED_ATTR = "_finews_playwright_handler"
+    #: Built with the downloader (like Scrapy's HTTP handler), once for both schemes.
+    lazy = False
 
-    def __init__(self, crawler: Any) -> None:
-        super().__init__(crawler)
-        # finews's own state, prefixed: the base class has many attributes of its own.
-        self._finews_users = 0
-        self._finews_launch_lock = asyncio.Lock()
-        self._finews_launched = False
-
-    async def _maybe_launch_in_thread(self) -> None:
-        """``engine_started``: nothing to start yet (see :meth:`_download_request`)."""
-
-    def _engine_started(self) -> Any:  # the same, for Scrapy without the async signal API
-        from twisted.internet.defer import succeed
-
-        return succeed(None)
-
-    async def _download_request(self, request: Any, spider: Any = None) -> Any:
-        await self._launched()
-        return await super()._download_request(request, spider)
-
-    async def _launched(self) -> None:
-        """Start Playwright once, for the first page to render (a failed start
-        is tried again by the next page)."""
-        async with self._finews_launch_lock:
-            if self._finews_launched:
-                return
-            try:
-                await self._launch()
-            except BaseException:
-                with contextlib.suppress(AttributeError):
-                    del self.browser_provider  # so close() does not stop a half-started one
-                raise
-            self._finews_launched = True
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.http = HTTP11DownloadHandler.from_crawler(crawler)
+        self.browser: ScrapyPlaywrightDownloadHandler | None = None
+        self.users = 0
+        self._browser_lock = asyncio.Lock()
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> SharedPlaywrightDownloadHandler:
-        shared = getattr(crawler, cls._SHARED_ATTR, None)
+    def from_crawler(cls, crawler: Crawler) -> SharedPlaywrightDownloadHandler:
+        shared = _SHARED.get(crawler)
         if shared is None:
-            shared = cls(crawler)
-            setattr(crawler, cls._SHARED_ATTR, shared)
-        shared._finews_users += 1
+            shared = _SHARED[crawler] = cls(crawler)
+        shared.users += 1
         return shared
 
+    async def download_request(self, request: Request) -> Response:
+        if request.meta.get("playwright"):
+            browser = await self._started_browser()
+            return await browser.download_request(request)
+        return await self.http.download_request(request)
+
+    async def _started_browser(self) -> ScrapyPlaywrightDownloadHandler:
+        """The browser handler, started by the first page to render (a failed
+        start is tried again by the next page)."""
+        async with self._browser_lock:
+            if self.browser is None:
+                self.browser = await start_playwright_handler(self.crawler)
+            return self.browser
+
     async def close(self) -> None:
-        self._finews_users -= 1
-        if self._finews_users <= 0:
-            await super().close()
+        """Called once per scheme: closes everything after the last."""
+        self.users -= 1
+        if self.users > 0:
+            return
+        await self.http.close()
+        if self.browser is not None:
+            await self.browser.close()
+
+
+#: One handler per crawler (Scrapy asks once per scheme); gone with the crawler.
+_SHARED: weakref.WeakKeyDictionary[Crawler, SharedPlaywrightDownloadHandler] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def start_playwright_handler(crawler: Crawler) -> ScrapyPlaywrightDownloadHandler:
+    """A scrapy-playwright handler for ``crawler``, started now.
+
+    scrapy-playwright 0.0.48 starts Playwright (and its ``PLAYWRIGHT_CONTEXTS``)
+    only when its handler receives ``engine_started``, which the crawler sent
+    long ago. So the handler is given the crawler with a signal manager of its
+    own (a shallow copy: same settings, stats, spider and engine), and only it
+    is sent ``engine_started``: the handler's own start runs, nothing else hears
+    it. A start that fails raises here (as the download's error) and the
+    half-started handler is dropped unclosed (closing a Playwright that did
+    not start may fail again); the next page to render makes a new one.
+    """
+    own = copy.copy(crawler)
+    own.signals = SignalManager(own)
+    handler = ScrapyPlaywrightDownloadHandler.from_crawler(own)
+    # dont_log: the failure is the download's error, logged once by Scrapy.
+    results = await own.signals.send_catch_log_async(signals.engine_started, dont_log=Exception)
+    for _receiver, outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return handler
 
 
 class RenderAddon:
