@@ -145,8 +145,9 @@ def crawl_main(config_path: str) -> None:
     from scrapy.utils.project import get_project_settings
 
     from crawler import browser
-    from crawler.parsers import eastmoney as em
-    from crawler.parsers.rendered import parse_rendered_share
+    from crawler.eastmoney.choice import parse_choice_text
+    from crawler.eastmoney.rendered import parse_rendered_share
+    from crawler.eastmoney.urls import choice_text_url
 
     cfg = json.loads(Path(config_path).read_text())
     route = cfg["route"]
@@ -168,7 +169,7 @@ def crawl_main(config_path: str) -> None:
                     url = browser.share_page_url(code)
                     meta = browser.render_request_meta("share", timeout_ms=15_000)
                 else:
-                    url = em.choice_text_url("NW" + code)
+                    url = choice_text_url("NW" + code)
                     meta = {}
                 yield scrapy.Request(
                     url,
@@ -186,7 +187,7 @@ def crawl_main(config_path: str) -> None:
                 share, reason = parse_rendered_share(response.text, response.url, snaps)
                 good = share is not None and share.source == "json"
             else:
-                text, reason = em.parse_choice_text(response.text, response.url)
+                text, reason = parse_choice_text(response.text, response.url)
                 good = text is not None
             if good:
                 self.ok += 1

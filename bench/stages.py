@@ -53,8 +53,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.synth import COLUMN_NAMES, synth_article  # noqa: E402
+from crawler.eastmoney.pages import parse_article_page  # noqa: E402
 from crawler.items import Article, Fetched  # noqa: E402
-from crawler.parsers.eastmoney import parse_article_page  # noqa: E402
 from tests.replica import pages  # noqa: E402
 
 BASE_URL = "https://finance.eastmoney.com/a/{code}.html"
@@ -111,8 +111,9 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     alone over the same articles, median of ``reps`` repetitions."""
     import crawler.search as search
     import pipelines.index as index
-    from crawler.database import archived_state, connect
+    from crawler.database import connect
     from crawler.files import atomic_write, inside, sync_filesystem
+    from crawler.store.memory import archived_state
     from pipelines.clean import clean_article
     from pipelines.index import article_row, upsert_articles
     from pipelines.markdown import html_to_markdown

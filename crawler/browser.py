@@ -71,6 +71,7 @@ from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 from scrapy_playwright.page import PageMethod
 
 from crawler.clock import utc_now
+from crawler.eastmoney import ids as em
 from crawler.eastmoney.urls import (  # noqa: F401  (column_page_url re-exported)
     API_ORIGINS,
     CHOICE_API_PATH,
@@ -81,7 +82,6 @@ from crawler.eastmoney.urls import (  # noqa: F401  (column_page_url re-exported
 )
 from crawler.items import Fetched
 from crawler.middlewares import CANONICAL_KEY
-from crawler.parsers import eastmoney as em
 
 logger = logging.getLogger(__name__)
 

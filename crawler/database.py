@@ -1,4 +1,6 @@
-"""The archive database (``<FINEWS_ARCHIVE_DIR>/finews.db``): schema and queries.
+"""The archive database (``<FINEWS_ARCHIVE_DIR>/finews.db``): schema and connection.
+
+What the spider asks it is in ``crawler.store.memory``.
 
 The database is derived: every row can be rebuilt from the WARC snapshots.
 WAL mode, so Datasette can read while a crawl writes.
@@ -6,9 +8,7 @@ WAL mode, so Datasette can read while a crawl writes.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterable
 from pathlib import Path
 
 import sqlite_utils
@@ -117,91 +117,3 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS articles_fts")
     # The search index (bigrams, any query length) and its triggers.
     ensure_search(db)
-
-
-def _json_ids(value: str | None) -> list[int]:
-    try:
-        return [int(c) for c in json.loads(value or "[]")]
-    except (ValueError, TypeError):
-        return []
-
-
-def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> dict[str, list[int]]:
-    """For the given infoCodes that are archived: their recorded column ids."""
-    codes = list(dict.fromkeys(info_codes))
-    found: dict[str, list[int]] = {}
-    for start in range(0, len(codes), 500):
-        chunk = codes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        for info_code, column_ids in db.execute(
-            f"SELECT info_code, column_ids FROM articles WHERE info_code IN ({marks})", chunk
-        ).fetchall():
-            found[info_code] = _json_ids(column_ids)
-    return found
-
-
-def archived_state(db: sqlite_utils.Database, info_code: str) -> tuple[str, list[int]] | None:
-    """(content_sha256, column ids) of an archived article, or None."""
-    row = db.execute(
-        "SELECT content_sha256, column_ids FROM articles WHERE info_code = ?", [info_code]
-    ).fetchone()
-    return (row[0] or "", _json_ids(row[1])) if row else None
-
-
-def column_states(db: sqlite_utils.Database, column_ids: list[int]) -> dict[int, tuple[bool, str]]:
-    """column id -> (last walk finished cleanly, oldest showTime that walk reached)."""
-    marks = ",".join("?" * len(column_ids))
-    rows = db.execute(
-        f"SELECT column_id, clean, reached FROM column_state WHERE column_id IN ({marks})",
-        column_ids,
-    ).fetchall()
-    return {cid: (bool(clean), reached or "") for cid, clean, reached in rows}
-
-
-def refresh_candidates(
-    db: sqlite_utils.Database, seen_after: str, fetched_before: str
-) -> list[dict]:
-    """Articles first seen after ``seen_after`` and last fetched before ``fetched_before``.
-
-    Reads the ``articles_first_seen_at`` index range, not the table: the cost
-    of an incremental run must not grow with the archive. (``+published_at``
-    keeps the planner from scanning the whole ``published_at`` index instead
-    just to avoid sorting the few rows found.)
-    """
-    rows = db.execute(
-        """SELECT info_code, title, published_at, media, summary, column_ids FROM articles
-           WHERE first_seen_at >= ? AND fetched_at <= ? ORDER BY +published_at""",
-        [seen_after, fetched_before],
-    ).fetchall()
-    return [
-        {
-            "info_code": info_code,
-            "title": title,
-            "published": published_at[:19].replace("T", " "),
-            "media": media,
-            "summary": summary or "",
-            "column_ids": _json_ids(column_ids),
-        }
-        for info_code, title, published_at, media, summary, column_ids in rows
-    ]
-
-
-def failed_recently(
-    db: sqlite_utils.Database, info_codes: Iterable[str], since: str, max_tries: int
-) -> set[str]:
-    """infoCodes not to request now: a failure recorded after ``since``
-    (ISO UTC, to the second; a failure at ``since`` itself is due again, so
-    FINEWS_FAILURE_RETRY_HOURS=0 retries at once), or ``max_tries``
-    unresolved failures (given up)."""
-    codes = list(dict.fromkeys(info_codes))
-    skip: set[str] = set()
-    for start in range(0, len(codes), 500):
-        chunk = codes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = db.execute(
-            f"""SELECT info_code, count(*), max(at) FROM failures
-                WHERE resolved_at IS NULL AND info_code IN ({marks}) GROUP BY info_code""",
-            chunk,
-        ).fetchall()
-        skip.update(code for code, tries, last in rows if tries >= max_tries or last > since)
-    return skip

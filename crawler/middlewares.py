@@ -73,8 +73,8 @@ from twisted.internet.defer import Deferred
 from w3lib.url import safe_url_string
 
 from crawler.config import FinewsConfig
+from crawler.eastmoney import answers as em
 from crawler.eastmoney import urls
-from crawler.parsers import eastmoney as em
 
 CANONICAL_KEY = "finews_canonical_url"
 

@@ -22,8 +22,9 @@ from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
 from crawler.counters import counter
-from crawler.database import archived_state, connect
+from crawler.database import connect
 from crawler.items import Article
+from crawler.store.memory import archived_state
 
 
 class DedupePipeline:

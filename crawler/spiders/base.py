@@ -13,7 +13,7 @@ Stats: ``finews/article/page_failed``, ``finews/article/choice_failed``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property, wraps
 from typing import Any, ParamSpec
 
@@ -25,11 +25,15 @@ from crawler import browser
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.counters import counter
-from crawler.database import archived_columns, connect, failed_recently
+from crawler.database import connect
+from crawler.eastmoney.choice import parse_choice_text
+from crawler.eastmoney.pages import parse_article_page
+from crawler.eastmoney.rendered import parse_rendered_share
+from crawler.eastmoney.urls import article_url, choice_text_url, column_name
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares import canonical_url
-from crawler.parsers import eastmoney as em
-from crawler.parsers import rendered
+from crawler.store.memory import archived_columns, failed_recently
+from crawler.walk import retry_since
 
 P = ParamSpec("P")
 
@@ -92,10 +96,8 @@ class ArchiveSpider(scrapy.Spider):
 
     def failed_recently(self, info_codes: list[str]) -> set[str]:
         """Articles that failed too recently (or too often) to request again now."""
-        since = datetime.now(UTC) - timedelta(hours=self.cfg.failure_retry_hours)
-        return failed_recently(
-            self.db, info_codes, since.strftime("%Y-%m-%dT%H:%M:%SZ"), self.cfg.failure_max_tries
-        )
+        since = retry_since(datetime.now(UTC), self.cfg.failure_retry_hours)
+        return failed_recently(self.db, info_codes, since, self.cfg.failure_max_tries)
 
     def closed(self, reason: str) -> None:
         if self._db is not None:
@@ -142,7 +144,7 @@ class ArchiveSpider(scrapy.Spider):
     def finish(self, article: Article) -> None:
         """An article got its body and is about to be yielded."""
         article.fetched_at = utc_now()
-        article.columns = [em.column_name(c) for c in sorted(set(article.column_ids))]
+        article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
         self.on_article(article)
 
     def on_article(self, article: Article) -> None:
@@ -159,9 +161,9 @@ class ArchiveSpider(scrapy.Spider):
         source = sources[0]
         meta: dict[str, Any] = {}
         if source == "page":
-            url, callback = page_url or em.article_url(article.code), self.parse_page
+            url, callback = page_url or article_url(article.code), self.parse_page
         elif source == "choice":
-            url, callback = em.choice_text_url(article.info_code), self.parse_choice
+            url, callback = choice_text_url(article.info_code), self.parse_choice
         else:
             url, callback = browser.share_page_url(article.info_code), self.parse_share
             meta = browser.render_request_meta("share")
@@ -183,7 +185,7 @@ class ArchiveSpider(scrapy.Spider):
         if response.status != 200:
             reason = f"article page HTTP {response.status}"
         else:
-            page, reason = em.parse_article_page(response.text, response.url)
+            page, reason = parse_article_page(response.text, response.url)
             if page is not None:
                 yield self.with_body(article, "page", page.body_html, page)
                 return
@@ -197,7 +199,7 @@ class ArchiveSpider(scrapy.Spider):
         if response.status != 200:
             reason = f"Choice text HTTP {response.status}"
         else:
-            text, reason = em.parse_choice_text(response.text, response.url)
+            text, reason = parse_choice_text(response.text, response.url)
             if text is not None:
                 yield self.with_body(article, "choice", text.text, text)
                 return
@@ -210,7 +212,7 @@ class ArchiveSpider(scrapy.Spider):
         article: Article = response.meta["article"]
         snaps = browser.render_snapshots(response)
         article.body_responses.extend(snaps)
-        share, reason = rendered.parse_rendered_share(response.text, canonical_url(response), snaps)
+        share, reason = parse_rendered_share(response.text, canonical_url(response), snaps)
         if share is not None:
             self.inc("article/rendered")
             yield self.with_body(article, "browser", share.text, share)
@@ -232,7 +234,7 @@ class ArchiveSpider(scrapy.Spider):
         yield Failure(
             stage="article",
             reason="no body: " + "; ".join(reasons),
-            url=em.article_url(article.code),
+            url=article_url(article.code),
             info_code=article.info_code,
             responses=list(article.list_responses) + list(article.body_responses),
         )
