@@ -5,7 +5,7 @@ malformed entries of the ``bad_items`` fault), article pages of both templates (
 GBK-encoded), Choice texts (with and without a body). Each is mutated at the byte level
 (flips, inserts, deletes, truncation), at the JSON level (any value replaced by a value
 of any type: wrong types, huge numbers, lone surrogates, other scripts' digits, path
-tricks) or cut short, and handed to ``crawler/parsers/eastmoney.py``.
+tricks) or cut short, and handed to the parsers of ``crawler/eastmoney/``.
 
 Invariants: no exception escapes a parser; an unusable answer comes back as a reason
 (``ListPage.error``, ``rejected`` entries, ``(None, reason)``); whatever comes back as

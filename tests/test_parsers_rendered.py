@@ -1,4 +1,4 @@
-"""``crawler.parsers.rendered`` on saved real renders (``tests/fixtures/rendered/``).
+"""``crawler.eastmoney.rendered`` on saved real renders (``tests/fixtures/rendered/``).
 
 The point: an article archived through the browser route is the same post as
 through the fast route. The captured JSON gives identical list entries and the

@@ -20,10 +20,8 @@ FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES,
 FINEWS_REFRESH_HOURS, FINEWS_REFRESH_EVERY.
 Stats: ``finews/list/pages``, ``finews/list/entries``, ``finews/list/cfh_skipped``,
 ``finews/list/rejected``, ``finews/list/errors``, ``finews/list/unreachable``,
-``finews/list/stopped_known``, ``finews/dedupe/archived``, ``finews/dedupe/in_run``,
-``finews/dedupe/failed_recently``, ``finews/article/requested``,
-``finews/article/new_column``, ``finews/refresh/requested``,
-``finews/backfill/outside``.
+``finews/list/stopped_known``, ``finews/dedupe/failed_recently``,
+``finews/refresh/requested``, ``finews/backfill/outside`` (and ``ListedArticles``'s).
 """
 
 from __future__ import annotations
@@ -42,14 +40,15 @@ from crawler import browser, walk
 from crawler.config import _int_list
 from crawler.eastmoney.lists import ListPage, parse_list
 from crawler.eastmoney.rendered import parse_rendered_list
-from crawler.eastmoney.urls import article_url, list_url
-from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
+from crawler.eastmoney.urls import list_url
+from crawler.items import Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares import canonical_url
-from crawler.spiders.base import ArchiveSpider, as_list, fetched
+from crawler.spiders.base import as_list, fetched
+from crawler.spiders.listed import ListedArticles
 from crawler.store.memory import column_states, oldest_retry_due_day, refresh_candidates
 
 
-class ColumnsSpider(ArchiveSpider):
+class ColumnsSpider(ListedArticles):
     name = "columns"
 
     def __init__(
@@ -66,11 +65,6 @@ class ColumnsSpider(ArchiveSpider):
         # Beijing-time bounds of a backfill window, open when not given.
         self.window = walk.Window.from_dates(since, until)
         self.backfill = self.window.backfill
-        # infoCode -> the column ids it was seen in during this run. The list
-        # object is shared with the in-flight Article, so a second column
-        # that lists it before its body arrives is recorded on the item.
-        self.seen: dict[str, list[int]] = {}
-        self.emitted: set[str] = set()
         # Columns whose walk reached a normal stop (CrawlRunRecorder marks them clean).
         self.walk_done: set[int] = set()
         self.states: dict[int, walk.ColumnState] = {}
@@ -153,9 +147,6 @@ class ColumnsSpider(ArchiveSpider):
             priority=walk.list_priority(page),
             dont_filter=True,
         )
-
-    def on_article(self, article: Article) -> None:
-        self.emitted.add(article.info_code)
 
     @as_list
     def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
@@ -282,60 +273,6 @@ class ColumnsSpider(ArchiveSpider):
             fetched_ok,
             fetched_ok / elapsed,
         )
-
-    def route_entry(
-        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snaps: list[Fetched]
-    ) -> scrapy.Request | None:
-        info_code = entry.info_code
-        columns = self.seen.get(info_code)
-        if columns is not None:  # seen earlier in this run
-            if column in columns:
-                return None
-            columns.append(column)
-            if info_code not in self.emitted:
-                self.inc("dedupe/in_run")  # in flight: the item gets both columns
-                return None
-            # Already yielded with fewer columns: fetch again to record this one.
-            return self._entry_request(entry, snaps, refresh=True)
-        known = archived.get(info_code)
-        if known is not None and column in known:
-            self.inc("dedupe/archived")
-            return None
-        if known is not None:
-            self.inc("article/new_column")
-            self.seen[info_code] = sorted(set(known) | {column})
-            return self._entry_request(entry, snaps, refresh=True)
-        self.seen[info_code] = [column]
-        return self._entry_request(entry, snaps, refresh=False, absent=True)
-
-    def listed_article(
-        self, entry: ListEntry, snaps: list[Fetched], refresh: bool, absent: bool = False
-    ) -> Article:
-        """The article of a list entry (or of an archived row to refresh), its
-        column ids the run's ``seen`` list; ``absent``: the list's archive
-        lookup found it not archived (the dedupe stage trusts that)."""
-        return Article(
-            info_code=entry.info_code,
-            code=entry.code,
-            title=entry.title,
-            published=entry.show_time,
-            media=entry.media,
-            summary=entry.summary,
-            column_ids=self.seen[entry.info_code],
-            source_url=article_url(entry.code),
-            share_url=self.cfg.share_url_for(entry.info_code),
-            list_responses=snaps,
-            refresh=refresh,
-            absent_at_list=absent,
-        )
-
-    def _entry_request(
-        self, entry: ListEntry, snaps: list[Fetched], refresh: bool, absent: bool = False
-    ) -> scrapy.Request:
-        """The request for a listed article's body."""
-        self.inc("article/requested")
-        sources = self.body_order(has_list_date=bool(entry.show_time))
-        return self.body_request(self.listed_article(entry, snaps, refresh, absent), sources)
 
     def closed(self, reason: str) -> None:
         if self.backfill:
