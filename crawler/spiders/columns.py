@@ -94,14 +94,12 @@ class ColumnsSpider(ListedArticles):
         )
 
     async def start(self) -> AsyncIterator[Any]:
-        now = datetime.now(UTC)
         self.states = {
             column: walk.ColumnState(clean, reached)
             for column, (clean, reached) in column_states(self.db, self.column_ids).items()
         }
-        day = oldest_retry_due_day(
-            self.db, walk.retry_since(now, self.cfg.failure_retry_hours), self.cfg.failure_max_tries
-        )
+        since = walk.retry_since(datetime.now(UTC), self.cfg.failure_retry_hours)
+        day = oldest_retry_due_day(self.db, since, self.cfg.failure_max_tries)
         self.retry_due_from = walk.retry_due_from(day)
         for column in self.column_ids:
             if self.cfg.render == "always" and self.cfg.render_on:
@@ -109,8 +107,9 @@ class ColumnsSpider(ListedArticles):
             else:
                 yield self.list_request(column, 1)
         if not self.backfill and self.cfg.refresh_hours > 0:
+            # Read here, not at the top: Scrapy takes start requests lazily.
             seen_after, fetched_before = walk.refresh_window(
-                now, self.cfg.refresh_hours, self.cfg.refresh_every
+                datetime.now(UTC), self.cfg.refresh_hours, self.cfg.refresh_every
             )
             for row in refresh_candidates(self.db, seen_after, fetched_before):
                 self.inc("refresh/requested")
