@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.synth import COLUMNS, code_of, columns_of  # noqa: E402
-from crawler.parsers import eastmoney as em  # noqa: E402
+from crawler.eastmoney.urls import article_url, list_url  # noqa: E402
 
 
 def crawl_urls(count: int, page_size: int) -> tuple[list[str], list[str]]:
@@ -42,12 +42,12 @@ def crawl_urls(count: int, page_size: int) -> tuple[list[str], list[str]]:
             per_column[c] += 1
     trace = str(int(time.time() * 1000))
     lists = [
-        em.list_url(c, page, page_size, trace)
+        list_url(c, page, page_size, trace)
         for c, n in per_column.items()
         for page in range(1, n // page_size + 2)  # up to the first empty page
         if (page - 1) * page_size < max(n, 1)
     ]
-    articles = [em.article_url(code_of(i)) for i in range(count)]
+    articles = [article_url(code_of(i)) for i in range(count)]
     return lists, articles
 
 

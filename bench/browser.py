@@ -124,10 +124,11 @@ def crawl_main(config_path: str) -> None:
     from scrapy.utils.project import get_project_settings
 
     from crawler.browser.addon import playwright_settings
-    from crawler.browser.render import render_request_meta, share_page_url
+    from crawler.browser.render import render_request_meta
     from crawler.browser.snapshots import render_snapshots
-    from crawler.parsers import eastmoney as em
-    from crawler.parsers.rendered import parse_rendered_share
+    from crawler.eastmoney.choice import parse_choice_text
+    from crawler.eastmoney.rendered import parse_rendered_share
+    from crawler.eastmoney.urls import choice_text_url, share_page_url
 
     cfg = json.loads(Path(config_path).read_text())
     route = cfg["route"]
@@ -149,7 +150,7 @@ def crawl_main(config_path: str) -> None:
                     url = share_page_url(code)
                     meta = render_request_meta("share", timeout_ms=15_000)
                 else:
-                    url = em.choice_text_url("NW" + code)
+                    url = choice_text_url("NW" + code)
                     meta = {}
                 yield scrapy.Request(
                     url,
@@ -167,7 +168,7 @@ def crawl_main(config_path: str) -> None:
                 share, reason = parse_rendered_share(response.text, response.url, snaps)
                 good = share is not None and share.source == "json"
             else:
-                text, reason = em.parse_choice_text(response.text, response.url)
+                text, reason = parse_choice_text(response.text, response.url)
                 good = text is not None
             if good:
                 self.ok += 1

@@ -53,8 +53,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.synth import COLUMN_NAMES, synth_article  # noqa: E402
+from crawler.eastmoney.pages import parse_article_page  # noqa: E402
 from crawler.items import Article, Fetched  # noqa: E402
-from crawler.parsers.eastmoney import parse_article_page  # noqa: E402
 from tests.replica import pages  # noqa: E402
 
 BASE_URL = "https://finance.eastmoney.com/a/{code}.html"
@@ -111,8 +111,8 @@ def measure_stages(n: int = 300, reps: int = 5, workdir: Path | None = None) -> 
     alone over the same articles, median of ``reps`` repetitions."""
     import crawler.store.search as search
     import crawler.store.writes as store_writes
-    from crawler.database import archived_state
     from crawler.files import atomic_write, inside, sync_filesystem
+    from crawler.store.memory import archived_state
     from crawler.store.schema import connect
     from crawler.store.writes import article_row, upsert_articles
     from crawler.transform.frontmatter import dump_front_matter

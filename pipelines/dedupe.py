@@ -22,8 +22,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
-from crawler.database import archived_state
 from crawler.items import Article
+from crawler.store.memory import archived_state
 from crawler.store.schema import connect
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 
+from crawler.eastmoney.ids import CODE_RE, INFO_CODE_RE, valid_show_time
 from crawler.items import Article, Failure
-from crawler.parsers.eastmoney import CODE_RE, INFO_CODE_RE, valid_show_time
 
 UNKNOWN_MEDIA = "未知来源"
 _SURROGATES = re.compile("[\ud800-\udfff]")

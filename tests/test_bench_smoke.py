@@ -12,7 +12,7 @@ from urllib.request import urlopen
 from bench import synth
 from bench.fastreplica import FastReplica
 from bench.stages import char_f1, finews_extract, render_page
-from crawler.parsers.eastmoney import parse_list
+from crawler.eastmoney.lists import parse_list
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,12 +31,12 @@ from crawler.browser import chromium, probe
 from crawler.browser.addon import HANDLER, RECYCLE_MIDDLEWARE, RenderAddon, playwright_settings
 from crawler.browser.capture import abort_request
 from crawler.browser.contexts import RenderContextMiddleware
-from crawler.browser.render import page_init, render_request_meta, settle, share_page_url
+from crawler.browser.render import page_init, render_request_meta, settle
 from crawler.browser.snapshots import canonical_sub_url, render_result, render_snapshots
-from crawler.eastmoney.urls import column_page_url
+from crawler.eastmoney.lists import parse_list
+from crawler.eastmoney.rendered import parse_rendered_list, parse_rendered_share
+from crawler.eastmoney.urls import column_page_url, list_url, share_page_url
 from crawler.items import Fetched
-from crawler.parsers import eastmoney as em
-from crawler.parsers.rendered import parse_rendered_list, parse_rendered_share
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBIAN_SHELL = "/usr/bin/chromium-headless-shell"
@@ -678,7 +678,7 @@ def refused_crawl(tmp_path_factory: pytest.TempPathFactory):
     with Replica(refuse_json=True) as replica:
         by_name = {a["name"]: a for a in replica.articles}
         plan = [
-            {"id": "plain_list", "kind": "plain", "url": em.list_url(350, 1, 20, "1")},
+            {"id": "plain_list", "kind": "plain", "url": list_url(350, 1, 20, "1")},
             {"id": "list350", "kind": "list", "url": column_page_url(350, 1)},
             {"id": "list350_2", "kind": "list", "url": column_page_url(350, 2)},
             {"id": "list350_3", "kind": "list", "url": column_page_url(350, 3)},
@@ -736,7 +736,7 @@ def test_column_page_render_captures_the_list_json(refused_crawl) -> None:
     assert b'data-state="loading"' in snaps[0].body  # the shell, as served
     assert dict(snaps[-1].headers)["X-Finews-Rendered"] == "list; state=state:loaded"
     assert snaps[-1].body == rec["dom"].encode()
-    api = em.parse_list(snaps[1].body.decode(), snaps[1].url)
+    api = parse_list(snaps[1].body.decode(), snaps[1].url)
     assert api.ok and [e.code for e in api.entries] == [a["code"] for a in expected[:20]]
 
     page = parse_rendered_list(rec["dom"], canon, snaps, column=350)

@@ -5,7 +5,7 @@ malformed entries of the ``bad_items`` fault), article pages of both templates (
 GBK-encoded), Choice texts (with and without a body). Each is mutated at the byte level
 (flips, inserts, deletes, truncation), at the JSON level (any value replaced by a value
 of any type: wrong types, huge numbers, lone surrogates, other scripts' digits, path
-tricks) or cut short, and handed to ``crawler/parsers/eastmoney.py``.
+tricks) or cut short, and handed to the parsers of ``crawler/eastmoney/``.
 
 Invariants: no exception escapes a parser; an unusable answer comes back as a reason
 (``ListPage.error``, ``rejected`` entries, ``(None, reason)``); whatever comes back as
@@ -29,8 +29,8 @@ from scrapy import Request
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
+from crawler.eastmoney import choice, ids, lists, pages
 from crawler.items import Failure, ListProgress
-from crawler.parsers import eastmoney as em
 from crawler.spiders.columns import ColumnsSpider
 from tests.replica.faults import Faults, legacy_gbk_article
 from tests.replica.server import Replica
@@ -200,18 +200,18 @@ def utf8(value: str) -> None:
     value.encode("utf-8")  # raises on a lone surrogate
 
 
-def check_list(text: str) -> em.ListPage:
-    page = em.parse_list(text, "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns")
-    assert isinstance(page, em.ListPage)
+def check_list(text: str) -> lists.ListPage:
+    page = lists.parse_list(text, "https://np-listapi.eastmoney.com/comm/web/getNewsByColumns")
+    assert isinstance(page, lists.ListPage)
     if not page.ok:
         assert page.error and not page.entries and not page.rejected
         utf8(page.error)
         return page
     assert page.total is None or page.total >= 0
     for entry in page.entries:
-        assert em.CODE_RE.match(entry.code) and entry.code.isascii()
-        assert em.INFO_CODE_RE.match(entry.info_code)
-        assert em.valid_show_time(entry.show_time) and entry.show_time < "2100"
+        assert ids.CODE_RE.match(entry.code) and entry.code.isascii()
+        assert ids.INFO_CODE_RE.match(entry.info_code)
+        assert ids.valid_show_time(entry.show_time) and entry.show_time < "2100"
         assert entry.title.strip()
         for value in (entry.title, entry.media, entry.summary, entry.url, entry.unique_url):
             utf8(value)
@@ -241,13 +241,13 @@ def test_list_parser_on_mutated_answers(case: tuple[str, str]) -> None:
 )
 @given(case=mutated("page", json_ok=False))
 def test_article_parser_on_mutated_pages(case: tuple[str, str]) -> None:
-    page, reason = em.parse_article_page(case[0], "https://finance.eastmoney.com/a/1.html")
+    page, reason = pages.parse_article_page(case[0], "https://finance.eastmoney.com/a/1.html")
     if page is None:
         assert reason
         utf8(reason)
     else:
         assert reason == "" and page.template in ("current", "old")
-        assert not page.published or em.valid_show_time(page.published)
+        assert not page.published or ids.valid_show_time(page.published)
         for value in (page.title, page.media, page.summary, page.body_html):
             utf8(value)
 
@@ -260,13 +260,13 @@ def test_article_parser_on_mutated_pages(case: tuple[str, str]) -> None:
 )
 @given(case=mutated("choice", json_ok=True))
 def test_choice_parser_on_mutated_answers(case: tuple[str, str]) -> None:
-    text, reason = em.parse_choice_text(case[0], "http://choicewzp1.eastmoney.com/x")
+    text, reason = choice.parse_choice_text(case[0], "http://choicewzp1.eastmoney.com/x")
     if text is None:
         assert reason
         utf8(reason)
     else:
         assert reason == "" and text.text.strip()
-        assert not text.published or em.valid_show_time(text.published)
+        assert not text.published or ids.valid_show_time(text.published)
         for value in (text.text, text.content, text.title, text.media):
             utf8(value)
 
@@ -274,8 +274,8 @@ def test_choice_parser_on_mutated_answers(case: tuple[str, str]) -> None:
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE)
 @given(value=st.one_of(st.sampled_from(WEIRD_STRINGS), st.text(max_size=60)))
 def test_code_from_id_never_raises(value: str) -> None:
-    code = em.code_from_id(value)
-    assert code is None or (em.CODE_RE.match(code) and code.isascii())
+    code = ids.code_from_id(value)
+    assert code is None or (ids.CODE_RE.match(code) and code.isascii())
 
 
 @pytest.fixture(scope="module")
@@ -326,5 +326,5 @@ def test_spider_records_every_bad_list_answer(spider: ColumnsSpider, case: tuple
 def test_seeds_are_real_replica_answers(seeds: dict[str, list[tuple[bytes, str]]]) -> None:
     assert check_list(seeds["list"][0][0].decode()).rejected  # the bad_items fault is on
     for body, charset in seeds["page"]:
-        page, _ = em.parse_article_page(body.decode("gb18030" if charset == "gbk" else "utf-8"))
+        page, _ = pages.parse_article_page(body.decode("gb18030" if charset == "gbk" else "utf-8"))
         assert page is not None and page.body_html

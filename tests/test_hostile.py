@@ -42,9 +42,10 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
+from crawler.eastmoney.ids import INFO_CODE_RE, valid_show_time
+from crawler.eastmoney.urls import article_url
 from crawler.files import UnsafePathError
 from crawler.items import Article, Failure
-from crawler.parsers import eastmoney as em
 from crawler.transform.posts import link_text
 from crawler.workers import Workers
 from pipelines.clean import CleanPipeline
@@ -357,7 +358,7 @@ class Stages:
             "summary": "",
             "column_ids": [350],
             "columns": ["国内经济"],
-            "source_url": em.article_url(code),
+            "source_url": article_url(code),
             "share_url": f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{code}",
             "body_html": "<p>正文</p>",
             "body_source": "page",
@@ -610,7 +611,7 @@ def test_nothing_is_written_outside_the_archive(
         return  # a valid id seen before in this module: deduplicated
     except UnsafePathError as exc:  # refused by crawler.files.inside: fine, but say so
         pytest.fail(f"a derived path left the archive and was refused: {exc}")
-    valid = em.INFO_CODE_RE.match(info_code) and em.valid_show_time(published)
+    valid = INFO_CODE_RE.match(info_code) and valid_show_time(published)
     if not valid:
         assert isinstance(out, Failure) and out.stage == "validate"
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from crawler.parsers import eastmoney as em
+from crawler.eastmoney import choice, ids, lists, pages, urls
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 
@@ -36,7 +36,7 @@ ITEM = {
 
 
 def test_list_url_carries_every_required_parameter() -> None:
-    url = em.list_url(350, 2, 50, "1700000000000")
+    url = urls.list_url(350, 2, 50, "1700000000000")
     assert url.startswith("https://np-listapi.eastmoney.com/comm/web/getNewsByColumns?")
     for part in (
         "client=web",
@@ -55,7 +55,7 @@ def test_list_url_carries_every_required_parameter() -> None:
 
 def test_parse_list_reads_entries_with_int_or_string_code() -> None:
     for code in (1, "1"):
-        page = em.parse_list(list_answer(code, [ITEM]))
+        page = lists.parse_list(list_answer(code, [ITEM]))
         assert page.ok and page.total == 2440
         (entry,) = page.entries
         assert entry.info_code == "NW202206142411662087"
@@ -66,15 +66,16 @@ def test_parse_list_reads_entries_with_int_or_string_code() -> None:
 
 def test_parse_list_jsonp_and_errors() -> None:
     assert (
-        em.parse_list(f"jQuery123_456({list_answer(1, [ITEM])});").entries[0].code == ITEM["code"]
+        lists.parse_list(f"jQuery123_456({list_answer(1, [ITEM])});").entries[0].code
+        == ITEM["code"]
     )
-    err = em.parse_list(
+    err = lists.parse_list(
         '{"code":0,"message":"Required String parameter \'req_trace\' is not present"}'
     )
     assert not err.ok and "req_trace" in err.error
-    assert not em.parse_list("<html>滑块验证</html>").ok
-    assert not em.parse_list('{"code":1,"data":null}').ok
-    assert not em.parse_list("[1,2]").ok
+    assert not lists.parse_list("<html>滑块验证</html>").ok
+    assert not lists.parse_list('{"code":1,"data":null}').ok
+    assert not lists.parse_list("[1,2]").ok
 
 
 def test_parse_list_rejects_bad_items_with_reasons_and_keeps_good_ones() -> None:
@@ -85,7 +86,7 @@ def test_parse_list_rejects_bad_items_with_reasons_and_keeps_good_ones() -> None
         {**ITEM, "title": ""},
         "not an object",
     ]
-    page = em.parse_list(list_answer(1, [ITEM, *bad]))
+    page = lists.parse_list(list_answer(1, [ITEM, *bad]))
     assert [e.code for e in page.entries] == [ITEM["code"]]
     reasons = [r for _, r in page.rejected]
     assert reasons == [
@@ -100,7 +101,7 @@ def test_parse_list_rejects_bad_items_with_reasons_and_keeps_good_ones() -> None
 def test_unknown_fields_are_ignored_and_missing_optional_ones_tolerated() -> None:
     item = {k: v for k, v in ITEM.items() if k not in ("summary", "image", "uniqueUrl")}
     item["brandNewField"] = {"x": 1}
-    (entry,) = em.parse_list(list_answer(1, [item])).entries
+    (entry,) = lists.parse_list(list_answer(1, [item])).entries
     assert entry.summary == "" and entry.unique_url == ""
 
 
@@ -113,13 +114,13 @@ def test_code_from_id_forms() -> None:
         f"http://finance.eastmoney.com/news/1350,{code}.html",
         f"https://wap.eastmoney.com/a/{code}.html",
     ):
-        assert em.code_from_id(value) == code, value
+        assert ids.code_from_id(value) == code, value
     for value in ("NW12", "NW../../etc", "https://example.com/", "", "2022-06-14"):
-        assert em.code_from_id(value) is None, value
+        assert ids.code_from_id(value) is None, value
 
 
 def test_current_template_page() -> None:
-    page, reason = em.parse_article_page((PAGES / "current_template.html").read_text())
+    page, reason = pages.parse_article_page((PAGES / "current_template.html").read_text())
     assert reason == ""
     assert page.template == "current"
     assert page.title == "央行：保持流动性合理充裕"
@@ -133,7 +134,7 @@ def test_current_template_page() -> None:
 
 
 def test_old_template_page() -> None:
-    page, _ = em.parse_article_page((PAGES / "old_template.html").read_text())
+    page, _ = pages.parse_article_page((PAGES / "old_template.html").read_text())
     assert page.template == "old"
     assert page.title == "旧版模板：A股三大指数收涨"
     assert page.published == "2019-03-01 09:30:00"
@@ -143,14 +144,14 @@ def test_old_template_page() -> None:
 
 
 def test_bare_media_item_and_author_item() -> None:
-    page, _ = em.parse_article_page((PAGES / "bare_media_item.html").read_text())
+    page, _ = pages.parse_article_page((PAGES / "bare_media_item.html").read_text())
     assert page.media == "界面新闻"
     assert page.published == "2026-08-19 17:46:00"
 
 
 def test_page_without_body_is_a_reason_not_an_exception() -> None:
     for html in ("", "<html><body>滑块验证</body></html>", "\x00\xff garbage <<<"):
-        page, reason = em.parse_article_page(html)
+        page, reason = pages.parse_article_page(html)
         assert page is None and reason
 
 
@@ -158,15 +159,15 @@ def test_choice_text() -> None:
     answer = json.dumps(
         {"text": "<p>正文</p>", "content": "　　正文", "showTime": "2022-06-14 10:45:40"}
     )
-    text, reason = em.parse_choice_text(answer)
+    text, reason = choice.parse_choice_text(answer)
     assert reason == "" and text.text == "<p>正文</p>" and text.published == "2022-06-14 10:45:40"
-    assert em.parse_choice_text('{"text":"","content":""}') == (None, "empty Choice text")
-    assert em.parse_choice_text("oops")[0] is None
+    assert choice.parse_choice_text('{"text":"","content":""}') == (None, "empty Choice text")
+    assert choice.parse_choice_text("oops")[0] is None
 
 
 def test_split_ids_keeps_legacy_urls_whole() -> None:
     legacy = "http://finance.eastmoney.com/news/1350,202206142411662087.html"
-    assert em.split_ids(f"NW202206142411662087, {legacy},202206142411662088,,") == [
+    assert ids.split_ids(f"NW202206142411662087, {legacy},202206142411662088,,") == [
         "NW202206142411662087",
         legacy,
         "202206142411662088",
@@ -181,48 +182,77 @@ def test_impossible_times_give_no_date() -> None:
         '{"id":"NW202611233592418806","title":"标题","showTime":"2026-31-23 09:12:00",'
         '"mediaName":"中国经济网","text":"<p>正文</p>"}'
     )
-    text, reason = em.parse_choice_text(answer, "")
+    text, reason = choice.parse_choice_text(answer, "")
     assert reason == "" and text is not None and text.published == ""
     ok = answer.replace("2026-31-23", "2026-11-23")
-    assert em.parse_choice_text(ok, "")[0].published == "2026-11-23 09:12:00"
-    assert em._page_time("2026年31月23日 09:12") == ""
-    assert em._page_time("2026年02月30日 09:12") == ""
-    assert em._page_time("2026年11月23日 09:12") == "2026-11-23 09:12:00"
+    assert choice.parse_choice_text(ok, "")[0].published == "2026-11-23 09:12:00"
+    assert pages.page_time("2026年31月23日 09:12") == ""
+    assert pages.page_time("2026年02月30日 09:12") == ""
+    assert pages.page_time("2026年11月23日 09:12") == "2026-11-23 09:12:00"
 
 
-def test_class_walk_finds_what_the_css_queries_find() -> None:
-    """The page parser answers its current-template queries from one walk
-    over the divs (``_Divs``); parsel's CSS engine is the reference, on pages
-    with nested, repeated and oddly spaced classes."""
+def test_current_template_fields_on_nested_pages() -> None:
+    """The current template's fields on pages with nested, repeated and oddly
+    spaced classes, against what parsel's CSS engine finds for the selectors
+    the template documents (``div.contentwrap div.title``, falling back to
+    ``div.title``; ``div.tipbox div.infos div.item``; ``div.abstract div.txt``):
+    descendants at any depth, each text node once, classes split on whitespace."""
     import random
+    import re
 
     from parsel import Selector
 
-    from crawler.parsers.eastmoney import _Divs, _texts_in
-
     classes = ["title", "contentwrap", "tipbox", "infos", "item", "abstract", "txt", "x"]
     classes += ["title x", " title\t", "TITLE", "title\xa0y", "infos item", "tipbox infos"]
+    texts = ["标题", " ", "来源：新华社", "\n", "2026年11月23日 09:12", "作者：赵六", "界面新闻"]
     rnd = random.Random(11)
 
     def page(depth: int = 0) -> str:
         parts = []
         for _ in range(rnd.randrange(1, 4)):
             if depth > 5 or rnd.random() < 0.3:
-                parts.append(rnd.choice(["标题", " ", "来源：新华社", "\n"]))
+                parts.append(rnd.choice(texts))
             else:
                 parts.append(f'<div class="{rnd.choice(classes)}">{page(depth + 1)}</div>')
         return "".join(parts)
 
-    queries = {
-        "div.tipbox div.infos div.item": ("item", "tipbox", "infos"),
-        "div.contentwrap div.title": ("title", "contentwrap"),
-        "div.abstract div.txt": ("txt", "abstract"),
-        "div.title": ("title",),
-    }
+    def joined(values: list[str]) -> str:
+        return " ".join(t.strip() for t in values if t.strip())
+
+    def media_of(items: list[str]) -> str:
+        for text in items:
+            if m := re.search(r"来源\s*[：:]\s*(.+)", text):
+                return m.group(1).strip()
+        for text in items:
+            if (
+                text
+                and not pages.page_time(text)
+                and not re.match(r"^(作者|编辑|责任编辑)\s*[：:]", text)
+            ):
+                return text.strip()
+        return ""
+
+    seen = {"title": 0, "fallback title": 0, "published": 0, "media": 0, "summary": 0}
     for _ in range(300):
-        sel = Selector(text=f"<html><body>{page()}</body></html>")
-        divs = _Divs(sel.root)
-        for css, (token, *outer) in queries.items():
-            expected = [s.root for s in sel.css(css)]
-            assert divs.within(token, *outer) == expected, css
-            assert _texts_in(expected) == sel.css(css + " ::text").getall(), css
+        html = f'<html><body>{page()}<div id="ContentBody"><p>正文</p></div></body></html>'
+        sel = Selector(text=html)
+        title = joined(sel.css("div.contentwrap div.title ::text").getall())
+        if not title:
+            title = joined(sel.css("div.title ::text").getall())
+            seen["fallback title"] += bool(title)
+        items = [joined(s.css("::text").getall()) for s in sel.css("div.tipbox div.infos div.item")]
+        published = next((pages.page_time(t) for t in items if pages.page_time(t)), "")
+        summary = joined(sel.css("div.abstract div.txt ::text").getall())
+        got, reason = pages.parse_article_page(html)
+        assert reason == "" and got is not None and got.template == "current", html
+        assert got.body_html == "<p>正文</p>"
+        assert got.title == title, html
+        assert got.published == published, html
+        assert got.media == media_of(items), html
+        assert got.summary == summary, html
+        seen["title"] += bool(title)
+        seen["published"] += bool(published)
+        seen["media"] += bool(got.media)
+        seen["summary"] += bool(summary)
+    # The generated pages exercise every field, the fallback title included.
+    assert all(count >= 10 for count in seen.values()), seen

@@ -1,4 +1,4 @@
-"""``crawler.parsers.rendered`` on saved real renders (``tests/fixtures/rendered/``).
+"""``crawler.eastmoney.rendered`` on saved real renders (``tests/fixtures/rendered/``).
 
 The point: an article archived through the browser route is the same post as
 through the fast route. The captured JSON gives identical list entries and the
@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from crawler.items import Article, Fetched
-from crawler.parsers import eastmoney as em
-from crawler.parsers.rendered import (
+from crawler.eastmoney import choice, lists, urls
+from crawler.eastmoney.rendered import (
     parse_rendered_list,
     parse_rendered_list_items,
     parse_rendered_share,
     parse_rendered_share_dom,
 )
+from crawler.items import Article, Fetched
 from crawler.transform.html.clean import clean_body
 from crawler.transform.markdown import html_to_markdown
 from crawler.transform.posts import render_post
@@ -66,13 +66,15 @@ def captured(page_id: str) -> list[Fetched]:
 STATE = ReplicaState(load_articles())
 
 
-def fast_list(column: int, page: int) -> em.ListPage:
+def fast_list(column: int, page: int) -> lists.ListPage:
     query = {"req_trace": "1", "column": str(column), "page_index": str(page), "page_size": "20"}
-    return em.parse_list(STATE.list_api(query, {}).body.decode("utf-8"))
+    return lists.parse_list(STATE.list_api(query, {}).body.decode("utf-8"))
 
 
-def fast_choice(info_code: str) -> em.ChoiceText | None:
-    text, _ = em.parse_choice_text(STATE.choice_text({"id": info_code}, {}).body.decode("utf-8"))
+def fast_choice(info_code: str) -> choice.ChoiceText | None:
+    text, _ = choice.parse_choice_text(
+        STATE.choice_text({"id": info_code}, {}).body.decode("utf-8")
+    )
     return text
 
 
@@ -87,14 +89,14 @@ def post(entry_fields: dict[str, Any], body: Any, column: int) -> str:
         media=entry_fields["media"],
         summary=entry_fields["summary"],
         column_ids=[column],
-        source_url=em.article_url(code),
+        source_url=urls.article_url(code),
         share_url=SHARE_URL.format(info_code="NW" + code),
     )
     article.title = article.title or body.title
     article.published = article.published or body.published
     article.media = article.media or body.media
     article.body_html = body.text
-    article.columns = [em.column_name(column)]
+    article.columns = [urls.column_name(column)]
     cleaned = clean_body(article.body_html, article.source_url)
     article.clean_html, article.stocks = cleaned.html, list(cleaned.stocks)
     article.body_markdown = html_to_markdown(cleaned.html)
@@ -224,7 +226,7 @@ def test_dom_and_json_give_the_same_clean_body(page_id: str) -> None:
         from_json.published,
         from_json.media,
     )
-    base = em.article_url(art["code"])
+    base = urls.article_url(art["code"])
     clean_json, clean_dom = clean_body(from_json.text, base), clean_body(from_dom.text, base)
     assert clean_dom.html == clean_json.html
     assert clean_dom.stocks == clean_json.stocks == art["expected_stocks"]

@@ -18,7 +18,7 @@ concern:
   for both schemes).
 - :mod:`.render`: one render: the request meta
   (:func:`~.render.render_request_meta`), the page's readiness script and the
-  wait (:func:`~.render.settle`), the watchdog; :func:`~.render.share_page_url`.
+  wait (:func:`~.render.settle`), the watchdog.
 - :mod:`.capture`: what a page may load (:func:`~.capture.abort_request`) and
   what is kept of what it loaded (:class:`~.capture.RenderResult`).
 - :mod:`.snapshots`: those captures and the rendered DOM as

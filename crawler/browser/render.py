@@ -4,7 +4,7 @@
 opened (:func:`page_init`), the wait below runs (:func:`settle`), and the
 responses the page loaded from the list / Choice APIs (plus the raw document)
 are captured byte for byte (:mod:`crawler.browser.capture`).
-:func:`share_page_url` is the Choice share page of an article.
+The Choice share page of an article is :func:`crawler.eastmoney.urls.share_page_url`.
 
 How a render waits (:data:`READY_JS`, polled every 50 ms by :func:`settle`):
 the replica marks its shells with ``data-state`` (``loaded``/``empty``/
@@ -42,9 +42,8 @@ from typing import Any
 from scrapy_playwright.page import PageMethod
 
 from crawler.browser.capture import LivePage, RenderResult
-from crawler.eastmoney.urls import CHOICE_API_PATH, LIST_API_PATH, SHARE_PAGE
+from crawler.eastmoney.urls import CHOICE_API_PATH, LIST_API_PATH
 from crawler.middlewares.upstream import CANONICAL_KEY
-from crawler.parsers import eastmoney as em
 
 logger = logging.getLogger(__name__)
 
@@ -93,16 +92,6 @@ READY_JS: dict[str, str] = {
 }
 # Resource Timing keeps 250 entries by default; a portal page can load more.
 _INIT_JS = "try { performance.setResourceTimingBufferSize(5000); } catch (e) {}"
-
-
-def share_page_url(info_code: str) -> str:
-    """The Choice share page of an article (``NW<code>``; a bare code is accepted)."""
-    info_code = info_code.strip()
-    if em.CODE_RE.match(info_code):
-        info_code = "NW" + info_code
-    if not em.INFO_CODE_RE.match(info_code):
-        raise ValueError(f"not an infoCode: {info_code!r}")
-    return SHARE_PAGE.format(info_code=info_code)
 
 
 #: The open pages (a page object is the key: gone with it).

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from crawler.eastmoney.ids import CODE_RE, INFO_CODE_RE
+
 #: The politeness domain: every ``*.eastmoney.com`` host is one site.
 DOMAIN = "eastmoney.com"
 
@@ -113,3 +115,13 @@ def is_eastmoney(host: str) -> bool:
     """``eastmoney.com`` or one of its subdomains (a host name, no port)."""
     host = host.lower()
     return host == DOMAIN or host.endswith("." + DOMAIN)
+
+
+def share_page_url(info_code: str) -> str:
+    """The Choice share page of an article (``NW<code>``; a bare code is accepted)."""
+    info_code = info_code.strip()
+    if CODE_RE.match(info_code):
+        info_code = "NW" + info_code
+    if not INFO_CODE_RE.match(info_code):
+        raise ValueError(f"not an infoCode: {info_code!r}")
+    return SHARE_PAGE.format(info_code=info_code)

@@ -19,7 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from crawler.eastmoney import urls
-from crawler.parsers import eastmoney as em
+from crawler.eastmoney.answers import JSONP_RE
 
 #: Text that marks a captcha or block page (matched in HTML pages without a content
 #: container such as ``#ContentBody``, so an article *about* 验证码 is not a block page).
@@ -67,7 +67,7 @@ def looks_like_json(text: str) -> bool:
         json.loads(text)
         return True
     except ValueError:
-        m = em.JSONP_RE.match(text)
+        m = JSONP_RE.match(text)
         if not m:
             return False
         try:

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from crawler.eastmoney.ids import code_from_id, split_ids
+from crawler.eastmoney.urls import article_url
 from crawler.items import Article, Failure
-from crawler.parsers import eastmoney as em
 from crawler.spiders.base import ArchiveSpider
 
 
@@ -25,7 +26,7 @@ class ArticleSpider(ArchiveSpider):
 
     def __init__(self, ids: str = "", file: str = "", force: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.raw_ids = em.split_ids(ids)
+        self.raw_ids = split_ids(ids)
         if file:
             for line in Path(file).read_text(encoding="utf-8").splitlines():
                 line = line.split("#", 1)[0].strip()
@@ -37,7 +38,7 @@ class ArticleSpider(ArchiveSpider):
         codes: dict[str, str] = {}  # code -> page URL to fetch ("" = canonical)
         for raw in self.raw_ids:
             self.inc("input/ids")
-            code = em.code_from_id(raw)
+            code = code_from_id(raw)
             if code is None:
                 self.inc("input/invalid")
                 self.logger.error("not an article id or URL: %r", raw)
@@ -54,7 +55,7 @@ class ArticleSpider(ArchiveSpider):
             article = Article(
                 info_code=info_code,
                 code=code,
-                source_url=em.article_url(code),
+                source_url=article_url(code),
                 share_url=self.cfg.share_url_for(info_code),
                 refresh=self.force,
             )

@@ -13,7 +13,7 @@ Stats: ``finews/article/page_failed``, ``finews/article/choice_failed``,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property, wraps
 from typing import Any, ParamSpec
 
@@ -21,17 +21,20 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
-from crawler.browser.render import render_request_meta, share_page_url
+from crawler.browser.render import render_request_meta
 from crawler.browser.snapshots import render_snapshots
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.counters import counter
-from crawler.database import archived_columns, failed_recently
+from crawler.eastmoney.choice import parse_choice_text
+from crawler.eastmoney.pages import parse_article_page
+from crawler.eastmoney.rendered import parse_rendered_share
+from crawler.eastmoney.urls import article_url, choice_text_url, column_name, share_page_url
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares.upstream import canonical_url
-from crawler.parsers import eastmoney as em
-from crawler.parsers import rendered
+from crawler.store.memory import archived_columns, failed_recently
 from crawler.store.schema import connect
+from crawler.walk import retry_since
 
 P = ParamSpec("P")
 
@@ -94,10 +97,8 @@ class ArchiveSpider(scrapy.Spider):
 
     def failed_recently(self, info_codes: list[str]) -> set[str]:
         """Articles that failed too recently (or too often) to request again now."""
-        since = datetime.now(UTC) - timedelta(hours=self.cfg.failure_retry_hours)
-        return failed_recently(
-            self.db, info_codes, since.strftime("%Y-%m-%dT%H:%M:%SZ"), self.cfg.failure_max_tries
-        )
+        since = retry_since(datetime.now(UTC), self.cfg.failure_retry_hours)
+        return failed_recently(self.db, info_codes, since, self.cfg.failure_max_tries)
 
     def closed(self, reason: str) -> None:
         if self._db is not None:
@@ -144,7 +145,7 @@ class ArchiveSpider(scrapy.Spider):
     def finish(self, article: Article) -> None:
         """An article got its body and is about to be yielded."""
         article.fetched_at = utc_now()
-        article.columns = [em.column_name(c) for c in sorted(set(article.column_ids))]
+        article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
         self.on_article(article)
 
     def on_article(self, article: Article) -> None:
@@ -161,9 +162,9 @@ class ArchiveSpider(scrapy.Spider):
         source = sources[0]
         meta: dict[str, Any] = {}
         if source == "page":
-            url, callback = page_url or em.article_url(article.code), self.parse_page
+            url, callback = page_url or article_url(article.code), self.parse_page
         elif source == "choice":
-            url, callback = em.choice_text_url(article.info_code), self.parse_choice
+            url, callback = choice_text_url(article.info_code), self.parse_choice
         else:
             url, callback = share_page_url(article.info_code), self.parse_share
             meta = render_request_meta("share")
@@ -185,7 +186,7 @@ class ArchiveSpider(scrapy.Spider):
         if response.status != 200:
             reason = f"article page HTTP {response.status}"
         else:
-            page, reason = em.parse_article_page(response.text, response.url)
+            page, reason = parse_article_page(response.text, response.url)
             if page is not None:
                 yield self.with_body(article, "page", page.body_html, page)
                 return
@@ -199,7 +200,7 @@ class ArchiveSpider(scrapy.Spider):
         if response.status != 200:
             reason = f"Choice text HTTP {response.status}"
         else:
-            text, reason = em.parse_choice_text(response.text, response.url)
+            text, reason = parse_choice_text(response.text, response.url)
             if text is not None:
                 yield self.with_body(article, "choice", text.text, text)
                 return
@@ -212,7 +213,7 @@ class ArchiveSpider(scrapy.Spider):
         article: Article = response.meta["article"]
         snaps = render_snapshots(response)
         article.body_responses.extend(snaps)
-        share, reason = rendered.parse_rendered_share(response.text, canonical_url(response), snaps)
+        share, reason = parse_rendered_share(response.text, canonical_url(response), snaps)
         if share is not None:
             self.inc("article/rendered")
             yield self.with_body(article, "browser", share.text, share)
@@ -234,7 +235,7 @@ class ArchiveSpider(scrapy.Spider):
         yield Failure(
             stage="article",
             reason="no body: " + "; ".join(reasons),
-            url=em.article_url(article.code),
+            url=article_url(article.code),
             info_code=article.info_code,
             responses=list(article.list_responses) + list(article.body_responses),
         )

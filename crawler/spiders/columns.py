@@ -2,17 +2,8 @@
 
 Routes only: pages through each column's list API answer, skips CFH user
 posts, archived articles and recent failures, requests the new ones (see
-``ArchiveSpider`` for how a body is fetched).
-
-A column stops when the list is empty, when ``totle_hits`` is reached, at the
-page cap, or — on an incremental run — at the first page whose articles are
-all known. If the previous walk of that column did not finish (a killed run),
-the stop also waits until the page reaches the point that walk had reached,
-so nothing it left behind is skipped (``column_state`` in the database). It
-also waits while a failed article that is due for another try
-(FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES) may be further down:
-until the page is older than the oldest such article's date (its code starts
-with it), so a failure below page 1 is retried too.
+``ArchiveSpider`` for how a body is fetched). Where a walk stops is
+``crawler.walk``'s policy; what the archive knows, ``crawler.store.memory``.
 
 Incremental runs also fetch again, at most once per FINEWS_REFRESH_EVERY
 hours, the articles first seen in the last FINEWS_REFRESH_HOURS, to pick up
@@ -29,63 +20,37 @@ FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES,
 FINEWS_REFRESH_HOURS, FINEWS_REFRESH_EVERY.
 Stats: ``finews/list/pages``, ``finews/list/entries``, ``finews/list/cfh_skipped``,
 ``finews/list/rejected``, ``finews/list/errors``, ``finews/list/unreachable``,
-``finews/list/stopped_known``, ``finews/dedupe/archived``, ``finews/dedupe/in_run``,
-``finews/dedupe/failed_recently``, ``finews/article/requested``,
-``finews/article/new_column``, ``finews/refresh/requested``,
-``finews/backfill/outside``.
+``finews/list/stopped_known``, ``finews/dedupe/failed_recently``,
+``finews/refresh/requested``, ``finews/backfill/outside`` (and ``ListedArticles``'s).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
+from crawler import walk
 from crawler.browser.render import render_request_meta
 from crawler.browser.snapshots import render_snapshots
 from crawler.config import _int_list
-from crawler.database import column_states, refresh_candidates
-from crawler.eastmoney.urls import column_page_url
-from crawler.items import Article, Failure, Fetched, ListEntry, ListProgress
+from crawler.eastmoney.lists import ListPage, parse_list
+from crawler.eastmoney.rendered import parse_rendered_list
+from crawler.eastmoney.urls import column_page_url, list_url
+from crawler.items import Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares.upstream import canonical_url
-from crawler.parsers import eastmoney as em
-from crawler.parsers import rendered
-from crawler.spiders.base import ArchiveSpider, as_list, fetched
-
-# Items on a column shell page (finance.eastmoney.com/a/cgnjj.html, _2.html, …).
-SHELL_PAGE_SIZE = 20
+from crawler.spiders.base import as_list, fetched
+from crawler.spiders.listed import ListedArticles
+from crawler.store.memory import column_states, oldest_retry_due_day, refresh_candidates
 
 
-def list_priority(page: int) -> int:
-    """First pages before articles, later pages after them.
-
-    Every column's first page is read before any article (the newest articles
-    are the ones most often listed in two columns, so both are seen before the
-    body is fetched); deeper pages wait until the articles already listed are
-    fetched, so a long backfill keeps one page of requests in memory, not the
-    whole history.
-    """
-    return 10 if page == 1 else -2
-
-
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _window_bound(value: str | None, end: bool) -> str:
-    if not value:
-        return ""
-    if not DATE_RE.match(value):
-        raise ValueError(f"dates are YYYY-MM-DD, got {value!r}")
-    return value + (" 23:59:59" if end else " 00:00:00")
-
-
-class ColumnsSpider(ArchiveSpider):
+class ColumnsSpider(ListedArticles):
     name = "columns"
 
     def __init__(
@@ -99,21 +64,15 @@ class ColumnsSpider(ArchiveSpider):
         super().__init__(**kwargs)
         self._columns_arg = columns
         self._pages_arg = pages
-        # Beijing-time bounds of a backfill window, "" when open.
-        self.since = _window_bound(since, end=False)
-        self.until = _window_bound(until, end=True)
-        self.backfill = bool(self.since or self.until)
-        # infoCode -> the column ids it was seen in during this run. The list
-        # object is shared with the in-flight Article, so a second column
-        # that lists it before its body arrives is recorded on the item.
-        self.seen: dict[str, list[int]] = {}
-        self.emitted: set[str] = set()
+        # Beijing-time bounds of a backfill window, open when not given.
+        self.window = walk.Window.from_dates(since, until)
+        self.backfill = self.window.backfill
         # Columns whose walk reached a normal stop (CrawlRunRecorder marks them clean).
         self.walk_done: set[int] = set()
-        self.states: dict[int, tuple[bool, str]] = {}
+        self.states: dict[int, walk.ColumnState] = {}
         self.started = time.monotonic()
         self.reached: dict[int, str] = {}
-        # Day ("YYYY-MM-DD 00:00:00") of the oldest failed article due for a retry.
+        # List time the walks must reach for the failures due for a retry (set by start).
         self.retry_due_from = ""
 
     @property
@@ -126,36 +85,50 @@ class ColumnsSpider(ArchiveSpider):
     def max_pages(self) -> int:
         return int(self._pages_arg) if self._pages_arg else self.cfg.max_pages
 
+    @cached_property
+    def policy(self) -> walk.Walk:
+        """This run's stop rule, made on first use (after ``start`` looked up the retries)."""
+        return walk.Walk(
+            max_pages=self.max_pages,
+            incremental=self.cfg.incremental,
+            window=self.window,
+            retry_due_from=self.retry_due_from,
+        )
+
     async def start(self) -> AsyncIterator[Any]:
-        self.states = column_states(self.db, self.column_ids)
-        self.retry_due_from = self.oldest_retry_due()
+        self.states = {
+            column: walk.ColumnState(clean, reached)
+            for column, (clean, reached) in column_states(self.db, self.column_ids).items()
+        }
+        since = walk.retry_since(datetime.now(UTC), self.cfg.failure_retry_hours)
+        day = oldest_retry_due_day(self.db, since, self.cfg.failure_max_tries)
+        self.retry_due_from = walk.retry_due_from(day)
         for column in self.column_ids:
             if self.cfg.render == "always" and self.cfg.render_on:
                 yield self.render_list_request(column, 1)
             else:
                 yield self.list_request(column, 1)
         if not self.backfill and self.cfg.refresh_hours > 0:
-            now = datetime.now(UTC)
-            seen_after = now - timedelta(hours=self.cfg.refresh_hours)
-            fetched_before = now - timedelta(hours=self.cfg.refresh_every)
-            for row in refresh_candidates(
-                self.db,
-                seen_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                fetched_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            ):
+            # Read here, not at the top: Scrapy takes start requests lazily.
+            seen_after, fetched_before = walk.refresh_window(
+                datetime.now(UTC), self.cfg.refresh_hours, self.cfg.refresh_every
+            )
+            for row in refresh_candidates(self.db, seen_after, fetched_before):
                 self.inc("refresh/requested")
                 self.seen[row["info_code"]] = row["column_ids"]
-                yield self.body_request(self._article(row, [], refresh=True), self.body_order())
+                fields = [row[k] for k in ("title", "published", "media", "summary")]
+                entry = ListEntry(row["info_code"][2:], *fields)
+                yield self.body_request(self.listed_article(entry, [], True), self.body_order())
 
     def list_request(self, column: int, page: int) -> scrapy.Request:
         # req_trace is required by the API; the site sends the time in ms.
-        url = em.list_url(column, page, self.cfg.page_size, str(int(time.time() * 1000)))
+        url = list_url(column, page, self.cfg.page_size, str(int(time.time() * 1000)))
         return scrapy.Request(
             url,
             callback=self.parse_list,
             errback=self.list_errback,
             meta={"column": column, "page": page},
-            priority=list_priority(page),
+            priority=walk.list_priority(page),
             dont_filter=True,
         )
 
@@ -169,15 +142,12 @@ class ColumnsSpider(ArchiveSpider):
                 **render_request_meta("list"),
                 "column": column,
                 "page": page,
-                "page_size": SHELL_PAGE_SIZE,
+                "page_size": walk.SHELL_PAGE_SIZE,
                 "rendered": True,
             },
-            priority=list_priority(page),
+            priority=walk.list_priority(page),
             dont_filter=True,
         )
-
-    def on_article(self, article: Article) -> None:
-        self.emitted.add(article.info_code)
 
     @as_list
     def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
@@ -198,7 +168,7 @@ class ColumnsSpider(ArchiveSpider):
     @as_list
     def parse_list(self, response: Response) -> Iterator[Any]:
         """A list API answer (the fast route)."""
-        result = em.parse_list(response.text, response.url)
+        result = parse_list(response.text, response.url)
         if not result.ok and self.cfg.render_on:
             # Refused, changed or unreadable: the page a person sees still
             # shows the list (FINEWS_RENDER=auto). Shell pages hold 20 items.
@@ -210,8 +180,7 @@ class ColumnsSpider(ArchiveSpider):
                 page_no,
                 result.error,
             )
-            first = (page_no - 1) * self.cfg.page_size // SHELL_PAGE_SIZE + 1
-            yield self.render_list_request(column, first)
+            yield self.render_list_request(column, walk.shell_page_for(page_no, self.cfg.page_size))
             return
         yield from self.handle_list(response, result, [fetched(response)])
 
@@ -220,13 +189,13 @@ class ColumnsSpider(ArchiveSpider):
         """A column page rendered in Chromium: the list JSON it loaded, or its DOM."""
         snaps = render_snapshots(response)
         self.inc("list/rendered")
-        result = rendered.parse_rendered_list(
+        result = parse_rendered_list(
             response.text, canonical_url(response), snaps, response.meta["column"]
         )
         yield from self.handle_list(response, result, snaps)
 
     def handle_list(
-        self, response: Response, result: em.ListPage, snaps: list[Fetched]
+        self, response: Response, result: ListPage, snaps: list[Fetched]
     ) -> Iterator[Any]:
         column: int = response.meta["column"]
         page_no: int = response.meta["page"]
@@ -250,13 +219,12 @@ class ColumnsSpider(ArchiveSpider):
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
         self.inc("list/entries", len(result.entries))
-        # DOM-read entries (rendered page without its JSON) have no date.
-        oldest = min((e.show_time for e in result.entries if e.show_time), default="")
+        oldest = walk.oldest_time(e.show_time for e in result.entries)
         codes = [e.info_code for e in entries]
         archived = self.archived(codes)
         failed = self.failed_recently([c for c in codes if c not in archived])
         for entry in entries:
-            if self.backfill and not self.in_window(entry):
+            if self.backfill and not self.window.contains(entry.show_time):
                 self.inc("backfill/outside")
                 continue
             if entry.info_code in failed and entry.info_code not in self.seen:
@@ -270,42 +238,26 @@ class ColumnsSpider(ArchiveSpider):
             yield ListProgress(column_id=column, reached=oldest)
         if self.backfill:
             self.log_progress(column, page_no, oldest)
-        # Known = archived, or failed too recently to try again.
-        all_known = bool(entries) and all(c in archived or c in failed for c in codes)
-        page_size = response.meta.get("page_size", self.cfg.page_size)
-        if self.should_continue(result, column, page_no, all_known, oldest, page_size):
+        page = walk.ListedPage(
+            number=page_no,
+            size=response.meta.get("page_size", self.cfg.page_size),
+            total=result.total,
+            entries=len(result.entries),
+            rejected=len(result.rejected),
+            oldest=oldest,
+            all_known=walk.all_known(codes, archived, failed),
+        )
+        stop = self.policy.stop(page, self.states.get(column, walk.ColumnState()))
+        if stop == walk.KNOWN:
+            self.inc("list/stopped_known")
+            self.logger.info("column %s: page %s holds only known articles, stop", column, page_no)
+        if not stop:
             if response.meta.get("rendered"):
                 yield self.render_list_request(column, page_no + 1)
             else:
                 yield self.list_request(column, page_no + 1)
         else:
             self.walk_done.add(column)
-
-    def oldest_retry_due(self) -> str:
-        """The day of the oldest failed article due for another try ("" if none).
-
-        An article code starts with its date (YYYYMMDD), which bounds how far
-        down the lists a retry has to look.
-        """
-        since = (datetime.now(UTC) - timedelta(hours=self.cfg.failure_retry_hours)).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
-        row = self.db.execute(
-            """SELECT min(substr(info_code, 3, 8)) FROM (
-                   SELECT info_code FROM failures
-                   WHERE resolved_at IS NULL AND info_code LIKE 'NW%'
-                   GROUP BY info_code HAVING count(*) < ? AND max(at) <= ?)""",
-            [self.cfg.failure_max_tries, since],
-        ).fetchone()
-        day = row[0] if row and row[0] else ""
-        if not (len(day) == 8 and day.isascii() and day.isdigit()):
-            return ""
-        return f"{day[:4]}-{day[4:6]}-{day[6:]} 00:00:00"
-
-    def in_window(self, entry: ListEntry) -> bool:
-        return (not self.since or entry.show_time >= self.since) and (
-            not self.until or entry.show_time <= self.until
-        )
 
     def log_progress(self, column: int, page_no: int, oldest: str) -> None:
         stats = self.crawler.stats
@@ -322,101 +274,6 @@ class ColumnsSpider(ArchiveSpider):
             fetched_ok,
             fetched_ok / elapsed,
         )
-
-    def route_entry(
-        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snaps: list[Fetched]
-    ) -> scrapy.Request | None:
-        info_code = entry.info_code
-        columns = self.seen.get(info_code)
-        if columns is not None:  # seen earlier in this run
-            if column in columns:
-                return None
-            columns.append(column)
-            if info_code not in self.emitted:
-                self.inc("dedupe/in_run")  # in flight: the item gets both columns
-                return None
-            # Already yielded with fewer columns: fetch again to record this one.
-            return self._entry_request(entry, columns, snaps, refresh=True)
-        known = archived.get(info_code)
-        if known is not None and column in known:
-            self.inc("dedupe/archived")
-            return None
-        if known is not None:
-            self.inc("article/new_column")
-            self.seen[info_code] = sorted(set(known) | {column})
-            return self._entry_request(entry, self.seen[info_code], snaps, refresh=True)
-        self.seen[info_code] = [column]
-        return self._entry_request(entry, self.seen[info_code], snaps, refresh=False, absent=True)
-
-    def _article(
-        self, fields: dict[str, Any], snaps: list[Fetched], refresh: bool, absent: bool = False
-    ) -> Article:
-        info_code = fields["info_code"]
-        return Article(
-            info_code=info_code,
-            code=info_code[2:],
-            title=fields["title"],
-            published=fields["published"],
-            media=fields["media"],
-            summary=fields["summary"],
-            column_ids=self.seen.get(info_code, fields.get("column_ids", [])),
-            source_url=em.article_url(info_code[2:]),
-            share_url=self.cfg.share_url_for(info_code),
-            list_responses=snaps,
-            refresh=refresh,
-            absent_at_list=absent,
-        )
-
-    def _entry_request(
-        self,
-        entry: ListEntry,
-        columns: list[int],
-        snaps: list[Fetched],
-        refresh: bool,
-        absent: bool = False,
-    ) -> scrapy.Request:
-        """The request for a listed article's body; ``absent``: the list's
-        archive lookup found it not archived (the dedupe stage trusts that)."""
-        self.inc("article/requested")
-        fields = {
-            "info_code": entry.info_code,
-            "title": entry.title,
-            "published": entry.show_time,
-            "media": entry.media,
-            "summary": entry.summary,
-            "column_ids": columns,
-        }
-        sources = self.body_order(has_list_date=bool(entry.show_time))
-        return self.body_request(self._article(fields, snaps, refresh, absent), sources)
-
-    def should_continue(
-        self,
-        result: em.ListPage,
-        column: int,
-        page_no: int,
-        all_known: bool,
-        oldest: str,
-        page_size: int,
-    ) -> bool:
-        if not result.entries and not result.rejected:
-            return False  # past the last page
-        if self.max_pages and page_no >= self.max_pages:
-            return False
-        if result.total is not None and page_no * page_size >= result.total:
-            return False
-        if self.backfill:
-            return not (self.since and oldest and oldest < self.since)
-        if self.cfg.incremental and all_known:
-            clean, reached = self.states.get(column, (True, ""))
-            if self.retry_due_from and oldest and oldest >= self.retry_due_from:
-                return True  # a failed article due for a retry may be on a later page
-            if clean or not reached or (oldest and oldest <= reached):
-                self.inc("list/stopped_known")
-                self.logger.info(
-                    "column %s: page %s holds only known articles, stop", column, page_no
-                )
-                return False
-        return True
 
     def closed(self, reason: str) -> None:
         if self.backfill:

@@ -20,9 +20,11 @@ from typing import Any
 from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 
+from crawler.eastmoney.choice import parse_choice_text
+from crawler.eastmoney.pages import parse_article_page
+from crawler.eastmoney.rendered import parse_rendered_share
+from crawler.eastmoney.urls import article_url, column_name
 from crawler.items import Article, Failure, Fetched
-from crawler.parsers import eastmoney as em
-from crawler.parsers import rendered
 from crawler.spiders.base import ArchiveSpider
 from crawler.transform.warc import SnapshotRecord, read_warc
 
@@ -72,7 +74,7 @@ def body_from(meta: dict[str, Any], responses: list[SnapshotRecord]) -> str:
         # A rendered share page: what it loaded (Choice JSON) or its DOM.
         dom = next((r for r in reversed(responses) if _is_rendered(r)), None)
         if dom is not None:
-            share, _ = rendered.parse_rendered_share(
+            share, _ = parse_rendered_share(
                 _decoded(dom), dom.url, [_fetched(r) for r in responses if r is not dom]
             )
             return share.text if share is not None else ""
@@ -82,11 +84,11 @@ def body_from(meta: dict[str, Any], responses: list[SnapshotRecord]) -> str:
             continue
         text = _decoded(record)
         if meta.get("body_source") == "choice" and "GetNewsText" in record.url:
-            choice, _ = em.parse_choice_text(text, record.url)
+            choice, _ = parse_choice_text(text, record.url)
             if choice is not None:
                 return choice.text
         elif meta.get("body_source") != "choice" and "GetNewsText" not in record.url:
-            page, _ = em.parse_article_page(text, record.url)
+            page, _ = parse_article_page(text, record.url)
             if page is not None:
                 return page.body_html
     return ""
@@ -117,7 +119,7 @@ class RebuildSpider(ArchiveSpider):
                     media=meta.get("media", ""),
                     summary=meta.get("summary", ""),
                     column_ids=list(meta.get("column_ids", [])),
-                    source_url=em.article_url(info_code[2:]),
+                    source_url=article_url(info_code[2:]),
                     share_url=self.cfg.share_url_for(info_code),
                     body_html=body_from(meta, responses),
                     body_source=meta.get("body_source", ""),
@@ -126,5 +128,5 @@ class RebuildSpider(ArchiveSpider):
                     refresh=n > 0,
                     snapshot=relpath,
                 )
-                article.columns = [em.column_name(c) for c in sorted(set(article.column_ids))]
+                article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
                 yield article

@@ -1,11 +1,22 @@
-"""What the crawl asks the archive database (opened by ``crawler.store.schema.connect``)."""
+"""What the spider asks the archive: the database is the crawler's memory.
+
+Read-only queries on the archive database (the schema of ``crawler.store.schema``):
+which listed articles are archived and in which columns, which failed too
+recently to try again, how far each column's last walk got, which recent
+articles are due for a refresh. Times are ISO UTC strings to the second
+(``2026-11-24T02:16:58Z``), as every row stores them.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import sqlite_utils
+
+# Codes per IN (...) query: well under SQLite's bound-parameter limit.
+CHUNK = 500
 
 
 def _json_ids(value: str | None) -> list[int]:
@@ -19,8 +30,8 @@ def archived_columns(db: sqlite_utils.Database, info_codes: Iterable[str]) -> di
     """For the given infoCodes that are archived: their recorded column ids."""
     codes = list(dict.fromkeys(info_codes))
     found: dict[str, list[int]] = {}
-    for start in range(0, len(codes), 500):
-        chunk = codes[start : start + 500]
+    for start in range(0, len(codes), CHUNK):
+        chunk = codes[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
         for info_code, column_ids in db.execute(
             f"SELECT info_code, column_ids FROM articles WHERE info_code IN ({marks})", chunk
@@ -49,7 +60,7 @@ def column_states(db: sqlite_utils.Database, column_ids: list[int]) -> dict[int,
 
 def refresh_candidates(
     db: sqlite_utils.Database, seen_after: str, fetched_before: str
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Articles first seen after ``seen_after`` and last fetched before ``fetched_before``.
 
     Reads the ``articles_first_seen_at`` index range, not the table: the cost
@@ -84,8 +95,8 @@ def failed_recently(
     unresolved failures (given up)."""
     codes = list(dict.fromkeys(info_codes))
     skip: set[str] = set()
-    for start in range(0, len(codes), 500):
-        chunk = codes[start : start + 500]
+    for start in range(0, len(codes), CHUNK):
+        chunk = codes[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
             f"""SELECT info_code, count(*), max(at) FROM failures
@@ -94,3 +105,21 @@ def failed_recently(
         ).fetchall()
         skip.update(code for code, tries, last in rows if tries >= max_tries or last > since)
     return skip
+
+
+def oldest_retry_due_day(db: sqlite_utils.Database, since: str, max_tries: int) -> str:
+    """``YYYYMMDD`` of the oldest article whose failures make it due for another
+    try (fewer than ``max_tries``, the last at or before ``since``), "" if none.
+
+    An article code starts with its date, so this is the first eight digits
+    after ``NW`` (what is stored is not checked here: see
+    ``crawler.walk.retry_due_from``).
+    """
+    row = db.execute(
+        """SELECT min(substr(info_code, 3, 8)) FROM (
+               SELECT info_code FROM failures
+               WHERE resolved_at IS NULL AND info_code LIKE 'NW%'
+               GROUP BY info_code HAVING count(*) < ? AND max(at) <= ?)""",
+        [max_tries, since],
+    ).fetchone()
+    return row[0] if row and row[0] else ""

@@ -1,6 +1,6 @@
 """Parse pages rendered by the browser route (see ``crawler/browser.py``).
 
-Pure functions, like ``crawler.parsers.eastmoney``: they take the rendered DOM
+Pure functions, like the rest of ``crawler.eastmoney``: they take the rendered DOM
 (``page.content()``), its canonical URL and the responses the page loaded
 (``captured``: :class:`~crawler.items.Fetched` with canonical URLs, as
 ``crawler.browser.render_snapshots`` returns them) and never raise.
@@ -9,7 +9,7 @@ The captured API answers are the primary source; the DOM is the fallback:
 
 - Column page: the list API JSON gives what the fast route gets (``showTime``
   to the second, ``mediaName``, ``code``, ``np_dst``); it is parsed by
-  ``eastmoney.parse_list`` itself. The DOM (``li[id^="newsTr"]``) only shows
+  ``crawler.eastmoney.lists.parse_list`` itself. The DOM (``li[id^="newsTr"]``) only shows
   ``MM月DD日 HH:mm`` (the older server-rendered form ``YYYY年MM月DD日 HH:mm``):
   no seconds and no media, so DOM entries have ``show_time == ""`` and
   ``media == ""`` and the body source (Choice JSON) has to fill them in.
@@ -33,9 +33,11 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from parsel import Selector
 
+from crawler.eastmoney.choice import ChoiceText, choice_document, parse_choice_text
+from crawler.eastmoney.ids import code_from_id, valid_show_time
+from crawler.eastmoney.lists import ListPage, parse_list
 from crawler.eastmoney.urls import CHOICE_API_PATH, LIST_API_PATH
 from crawler.items import Fetched, ListEntry
-from crawler.parsers import eastmoney as em
 
 SHOW_TIME_IN_TEXT = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 
@@ -52,7 +54,7 @@ class DomListItem:
 
 
 @dataclass
-class RenderedList(em.ListPage):
+class RenderedList(ListPage):
     """A column page read from a render. ``source``: ``"json"`` or ``"dom"``."""
 
     source: str = ""
@@ -60,7 +62,7 @@ class RenderedList(em.ListPage):
 
 
 @dataclass
-class RenderedShare(em.ChoiceText):
+class RenderedShare(ChoiceText):
     """A share page read from a render. ``source``: ``"json"`` or ``"dom"``."""
 
     source: str = ""
@@ -107,7 +109,7 @@ def parse_rendered_list_items(html: str, url: str) -> list[DomListItem]:
         href = urljoin(url, href) if href else ""
         items.append(
             DomListItem(
-                code=(em.code_from_id(href) or "") if href else "",
+                code=(code_from_id(href) or "") if href else "",
                 title=_text(link[0]) if link else "",
                 href=href,
                 summary=_text(li.css("p.info")[0]) if li.css("p.info") else "",
@@ -154,7 +156,7 @@ def parse_rendered_list(
         answers.sort(key=lambda c: str(column) not in _query(c.url).get("column", "").split(","))
     json_error = ""
     for answer in answers:
-        page = em.parse_list(_decode(answer), answer.url)
+        page = parse_list(_decode(answer), answer.url)
         if page.ok:
             return RenderedList(
                 ok=True,
@@ -189,8 +191,7 @@ def _is_choice_answer(text: str) -> bool:
         doc = json.loads(text.strip().lstrip("\ufeff"))
     except ValueError:
         return False
-    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "text" not in doc:
-        doc = doc["data"]
+    doc = choice_document(doc)
     return isinstance(doc, dict) and "text" in doc
 
 
@@ -210,7 +211,7 @@ def parse_rendered_share_dom(html: str, url: str) -> tuple[RenderedShare | None,
     title = _text(sel.css("#newsTitle")[0]) if sel.css("#newsTitle") else ""
     info = _text(sel.css("#newsInfo")[0]) if sel.css("#newsInfo") else ""
     m = SHOW_TIME_IN_TEXT.search(info)
-    published = m.group(1) if m and em.valid_show_time(m.group(1)) else ""
+    published = m.group(1) if m and valid_show_time(m.group(1)) else ""
     media = (info[: m.start()] + info[m.end() :]).strip() if m else info.strip()
     return (
         RenderedShare(text=body, title=title, published=published, media=media, source="dom"),
@@ -236,7 +237,7 @@ def parse_rendered_share(
         if not _is_choice_answer(text):
             json_reason = json_reason or f"Choice answer without text: {text[:100]!r}"
             continue
-        choice, reason = em.parse_choice_text(text, answer.url)
+        choice, reason = parse_choice_text(text, answer.url)
         if choice is None:
             return None, reason
         return RenderedShare(**asdict(choice), source="json"), ""
