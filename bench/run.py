@@ -149,9 +149,8 @@ def run_process(cmd: list[str], timeout: float = 3600) -> Run:
 
 
 def child_pids(pid: int) -> list[int]:
-    """The crawl's worker processes among ``pid``'s children (crawler.workers'
-    pools and multiprocessing's resource tracker that comes with them; not,
-    say, the Node driver of the start-up browser check)."""
+    """The crawl's worker processes among ``pid``'s children (``python -m
+    crawler.workers``; not, say, the Node driver of the start-up browser check)."""
     try:
         children = psutil.Process(pid).children()
     except psutil.Error:
@@ -159,7 +158,7 @@ def child_pids(pid: int) -> list[int]:
     workers = []
     for child in children:
         try:
-            if any("multiprocessing" in arg for arg in child.cmdline()):
+            if "crawler.workers" in child.cmdline():
                 workers.append(child.pid)
         except psutil.Error:
             continue

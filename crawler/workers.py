@@ -2,54 +2,55 @@
 
 A crawl runs on one Python thread: downloading, parsing and every pipeline
 stage share one core, and the stages (cleaning, Markdown, front matter, WARC
-records, file writes) cost about as much as the downloading itself. So the
-stages hand their pure work — a module-level function of ``crawler.`` or
-``pipelines.`` and its arguments — to a :class:`ProcessPoolExecutor` through
-``loop.run_in_executor`` and await the answer; the reactor downloads and
-parses the next pages meanwhile, on another core. ``FINEWS_WORKERS = 0`` runs
-the same calls on a thread of the crawl process instead (the same bytes out;
-tests/test_crawl_e2e.py compares).
+records, file writes, SQLite) cost about as much as the downloading itself.
+So the stages hand their work — a module-level function and its arguments —
+to a worker process and await the answer; the reactor downloads and parses
+the next pages meanwhile, on the other core. ``FINEWS_WORKERS = 0`` runs the
+same calls on a thread of the crawl process instead (the same bytes out;
+tests/test_same_output.py and tests/test_crawl_e2e.py compare).
 
 Lanes: ``Workers.for_crawler(crawler)`` is the stages' pool (FINEWS_WORKERS
 processes); ``Workers.for_crawler(crawler, lane="index")`` is a lane of one
-process (one thread with FINEWS_WORKERS = 0) whose calls run one at a time in
-the order they were made: the database has one writer and its writes keep
-their order.
+process whose calls run one at a time in the order they were made: the
+database has one writer and its writes keep their order.
 
-Start-up: the processes are started (spawned) when the pipelines are built,
-and their initializer imports the crawl's item pipeline modules and applies
-FINEWS_GC_THRESHOLD (crawler.gctune) while the crawl process is still starting
-up. A worker also leaves when the crawl process dies (it watches its parent),
-and ignores Ctrl-C (the crawl shuts down gracefully and closes it).
+Transport: each worker is ``python -m crawler.workers`` on one end of a
+socket pair; calls and answers are pickled messages of
+:class:`multiprocessing.connection.Connection`, and the answers are read when
+the event loop sees the socket readable (``loop.add_reader``). No thread of
+the crawl process takes part in a call. (``ProcessPoolExecutor`` was measured
+here: its manager and queue-feeder threads cost the crawl process ~500 µs of
+CPU a call against ~170 µs, a third of finews's rate; bench/README.md.)
 
-Failure handling: an exception raised by ``fn`` comes back as it is. A worker
-that dies (killed, out of memory) breaks the pool (``BrokenProcessPool``): the
-calls it held and every later call run on the crawl process's thread, nothing
-is lost (a lane's calls still in order); it is logged once and counted.
-Arguments that do not pickle make that one call run on the thread. The pools
-are closed at ``spider_closed`` (no process outlives the crawl).
+Failure handling: an exception raised by ``fn`` comes back as it is.
+Arguments that do not pickle make that one call run on the thread. A worker
+that dies (killed, out of memory) or cannot start: the calls it held and every
+later call of its lane run on the crawl process's thread, in the order they
+were made; nothing is lost; logged once and counted. A worker leaves when its
+socket closes: when the crawl closes it at ``spider_closed``, or dies.
 
 Settings: FINEWS_WORKERS, FINEWS_GC_THRESHOLD (both via crawler.config).
 Stats: ``finews/workers/calls`` (calls sent to a worker process),
 ``finews/workers/local`` (calls that ran in the crawl process although
-workers were wanted), ``finews/workers/died`` (a pool broke).
+workers were wanted), ``finews/workers/died`` (a worker was lost).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import logging
-import multiprocessing
-import os
 import pickle
 import signal
-import threading
+import socket
+import subprocess
+import sys
 import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.connection import wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, TypeVar
 
 from crawler.gctune import tune_gc
@@ -58,43 +59,73 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: The interpreter that runs the workers (the crawl's own).
+PYTHON = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+# A crawl sends a few hundred KiB ahead of the worker; a buffer this size
+# means ``send`` never waits for the worker to read.
+BUFFER_BYTES = 4 << 20
+
 # The crawler's workers by lane; weak, so a finished crawler takes them along.
 _BY_CRAWLER: weakref.WeakKeyDictionary[Any, dict[str, Workers]] = weakref.WeakKeyDictionary()
 
 
-def _start_worker(modules: tuple[str, ...], gc_threshold: int) -> None:
-    """The pool's initializer, in each worker process."""
-    # Ctrl-C reaches the whole process group: the crawl shuts down gracefully
-    # and closes its pools; a worker interrupted meanwhile would lose its call.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for module in modules:
-        importlib.import_module(module)
-    tune_gc(gc_threshold)  # after the imports: they are frozen with the rest
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        # A crawl process killed outright never closes its pool, and an idle
-        # worker would wait for calls forever: leave with the parent instead.
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+class WorkerDied(RuntimeError):
+    """The worker process went away with calls unanswered."""
 
 
-def _exit_with(sentinel: int) -> None:
-    wait([sentinel])
-    os._exit(1)
+class WorkerProcess:
+    """One ``python -m crawler.workers`` and the connection to it."""
 
+    def __init__(self, preload: Iterable[str], gc_threshold: int) -> None:
+        ours, theirs = socket.socketpair()
+        for end in (ours, theirs):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER_BYTES)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER_BYTES)
+        try:
+            fd = theirs.fileno()
+            cmd = [PYTHON, "-m", __name__, str(fd), str(gc_threshold), *preload]
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, pass_fds=[fd], stdin=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        #: call id -> (fn, args, the caller's future), in the order sent.
+        self.pending: dict[int, tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-def _call(payload: bytes) -> Any:
-    """A call in a worker: ``(fn, args)`` pickled by the crawl process."""
-    fn, args = pickle.loads(payload)
-    return fn(*args)
+    def send(self, call_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Pickle and send one call (raises what pickling raises, or OSError)."""
+        data = pickle.dumps((call_id, fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        self.conn.send_bytes(data)
 
+    def watch(self, loop: asyncio.AbstractEventLoop, on_answer: Callable[[], None]) -> None:
+        if self.loop is None:
+            self.loop = loop
+            loop.add_reader(self.conn.fileno(), on_answer)
 
-def _started() -> int:
-    """The no-op that makes the pool start a process now."""
-    return os.getpid()
+    def answers(self) -> Iterable[tuple[int, bool, Any]]:
+        """The answers that have arrived (EOFError or OSError: the worker is gone)."""
+        while self.conn.poll():
+            yield pickle.loads(self.conn.recv_bytes())
+
+    def stop(self) -> None:
+        """Close the connection (the worker leaves) and reap the process."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.conn.fileno())
+        self.loop = None
+        self.conn.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # busy with a long call: it is not needed any more
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Workers:
-    """A pool of worker processes (or one thread), with a fail-over to the crawl process."""
+    """Worker processes (or one thread) with a fail-over to the crawl process."""
 
     def __init__(
         self,
@@ -107,26 +138,15 @@ class Workers:
         self.size = max(0, size)
         self.stats = stats
         self.ordered = ordered
-        self.pool: ProcessPoolExecutor | None = None
+        self.processes: list[WorkerProcess] = []
         self.thread: ThreadPoolExecutor | None = None
-        # An ordered lane's latest call, and latest call run here: what the
-        # next call waits for before it runs here, or in the pool.
-        self.last: Future[None] | None = None
-        self.local: Future[None] | None = None
-        if self.size:
-            self.pool = ProcessPoolExecutor(
-                self.size,
-                # Spawned, not forked: a fork would copy the crawl's threads'
-                # locks and hold its sockets and the archive lock's file.
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(tuple(preload), gc_threshold),
-            )
-            try:
-                for _ in range(self.size):  # each submit to a busy pool starts a process
-                    self.pool.submit(_started)
-            except OSError as e:  # no process could be started (fork: EAGAIN)
-                self._broken(e)
+        self.ids = itertools.count()
+        try:
+            # Started now, so each imports its modules while the crawl starts up.
+            for _ in range(min(self.size, 1) if ordered else self.size):
+                self.processes.append(WorkerProcess(preload, gc_threshold))
+        except OSError as e:  # no process could be started (fork: EAGAIN, no interpreter)
+            self._lost(None, e)
 
     @classmethod
     def for_crawler(cls, crawler: Any, lane: str = "") -> Workers:
@@ -137,19 +157,13 @@ class Workers:
         workers = lanes.get(lane)
         if workers is None:
             from scrapy import signals
-            from scrapy.utils.conf import build_component_list
 
             from crawler.config import FinewsConfig
 
             cfg = FinewsConfig.from_settings(crawler.settings)
-            # What the workers will be asked to run: the item pipelines' modules.
-            pipelines = build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES"))
-            modules = sorted(
-                p.__module__ if isinstance(p, type) else str(p).rpartition(".")[0]
-                for p in pipelines
-            )
             size = min(cfg.workers, 1) if lane else cfg.workers
-            workers = cls(size, crawler.stats, cfg.gc_threshold, modules, ordered=bool(lane))
+            preload = INDEX_MODULES if lane else STAGE_MODULES
+            workers = cls(size, crawler.stats, cfg.gc_threshold, preload, ordered=bool(lane))
             lanes[lane] = workers
             crawler.signals.connect(workers.close, signal=signals.spider_closed)
         return workers
@@ -157,42 +171,49 @@ class Workers:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker process (on the crawl process's thread
         with FINEWS_WORKERS = 0, or when no worker can take it)."""
-        loop = asyncio.get_running_loop()
-        previous, local_before, mine = self.last, self.local, None
-        if self.ordered:
-            self.last = mine = Future()
-        try:
+        if not self.processes:
             if self.size:
-                payload = None
-                if self.pool is not None:
-                    try:
-                        # Pickled here, not in the pool's feeder thread: an
-                        # argument that does not pickle is told apart from
-                        # an error of fn.
-                        payload = pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL)
-                    except Exception as e:
-                        logger.warning("%s runs in the crawl process: %s", fn.__qualname__, e)
-                if payload is not None and local_before is not None and not local_before.done():
-                    # A lane: not before an earlier call that runs here.
-                    await asyncio.wrap_future(local_before)
-                pool = self.pool
-                if payload is not None and pool is not None:
-                    self.stats.inc_value("finews/workers/calls")
-                    try:
-                        return await loop.run_in_executor(pool, _call, payload)
-                    except BrokenProcessPool as e:
-                        self._broken(e)
                 self.stats.inc_value("finews/workers/local")
-                if self.ordered:
-                    # A lane's call that fails over (or comes after) runs once
-                    # the earlier ones are done, wherever those ran.
-                    self.local = mine
-                    if previous is not None:
-                        await asyncio.wrap_future(previous)
-            return await loop.run_in_executor(self._thread(), fn, *args)
-        finally:
-            if mine is not None:
-                mine.set_result(None)
+            return await asyncio.wrap_future(self._thread().submit(fn, *args))
+        loop = asyncio.get_running_loop()
+        process = min(self.processes, key=lambda p: len(p.pending))
+        process.watch(loop, lambda: self._read(process))
+        call_id = next(self.ids)
+        try:
+            process.send(call_id, fn, args)
+        except OSError as e:  # the worker is gone
+            self._lost(process, e)
+            return await self.run(fn, *args)
+        except Exception as e:  # does not pickle: this one call runs here
+            logger.warning("%s runs in the crawl process: %s", fn.__qualname__, e)
+            self.stats.inc_value("finews/workers/local")
+            return await asyncio.wrap_future(self._thread().submit(fn, *args))
+        self.stats.inc_value("finews/workers/calls")
+        future = loop.create_future()
+        process.pending[call_id] = (fn, args, future)
+        return await future
+
+    def _read(self, process: WorkerProcess) -> None:
+        try:
+            for call_id, ok, value in process.answers():
+                _, _, future = process.pending.pop(call_id)
+                if not future.done():
+                    future.set_result(value) if ok else future.set_exception(value)
+        except (EOFError, OSError) as e:
+            self._lost(process, e)
+
+    def _lost(self, process: WorkerProcess | None, error: BaseException) -> None:
+        """A worker died or never started: its calls, in order, run here."""
+        self.stats.inc_value("finews/workers/died")
+        logger.error("a worker process died (%r); the crawl process does its work now", error)
+        if process is None:
+            return
+        self.processes.remove(process)
+        pending, process.pending = process.pending, {}
+        process.stop()
+        for fn, args, future in pending.values():  # submitted in order: one thread runs them
+            self.stats.inc_value("finews/workers/local")
+            _chain(self._thread().submit(fn, *args), future)
 
     def _thread(self) -> ThreadPoolExecutor:
         # One thread: calls in order, and a database connection of its own.
@@ -200,19 +221,66 @@ class Workers:
             self.thread = ThreadPoolExecutor(1, thread_name_prefix="finews-worker")
         return self.thread
 
-    def _broken(self, error: BaseException) -> None:
-        if self.pool is not None:
-            pool, self.pool = self.pool, None
-            pool.shutdown(wait=False, cancel_futures=True)
-            self.stats.inc_value("finews/workers/died")
-            logger.error("a worker process died (%r); the crawl process does its work now", error)
-
     def close(self, *args: Any, **kwargs: Any) -> None:
-        """Wait for the calls under way and stop the processes and the thread."""
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            # A worker never called has only its start-up to finish.
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the processes (after the calls under way) and the thread."""
+        processes, self.processes = self.processes, []
+        for process in processes:
+            process.stop()
         thread, self.thread = self.thread, None
         if thread is not None:
             thread.shutdown(wait=True)
+
+
+def _chain(source: Future[Any], target: asyncio.Future) -> None:
+    """Settle the loop's ``target`` with the thread's ``source``, in the loop."""
+
+    def copy(done: Future[Any]) -> None:
+        if target.done():
+            return
+        error = done.exception()
+        target.set_exception(error) if error is not None else target.set_result(done.result())
+
+    source.add_done_callback(lambda done: target.get_loop().call_soon_threadsafe(copy, done))
+
+
+#: What each lane's workers import at start (the modules of the functions the
+#: stages send; they import neither Scrapy nor Twisted).
+STAGE_MODULES = (
+    "crawler.transform.html.clean",
+    "crawler.transform.posts",
+    "crawler.transform.snapshots",
+)
+INDEX_MODULES = ("crawler.store.writes",)
+
+
+def serve(fd: int, gc_threshold: int, modules: Iterable[str]) -> None:
+    """A worker: answer calls until the connection closes."""
+    # Ctrl-C reaches the whole process group: the crawl shuts down gracefully
+    # and closes its workers; a worker interrupted meanwhile would lose its call.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for module in modules:
+        importlib.import_module(module)
+    tune_gc(gc_threshold)  # after the imports: they are frozen with the rest
+    conn = Connection(fd)
+    while True:
+        try:
+            call_id, fn, args = pickle.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        try:
+            answer: tuple[int, bool, Any] = (call_id, True, fn(*args))
+        except BaseException as e:  # noqa: BLE001 - every error goes back to the caller
+            answer = (call_id, False, e)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            if not answer[1]:
+                pickle.loads(data)  # an exception that does not unpickle would be lost there
+        except Exception as e:
+            what = "answer" if answer[1] else f"error ({answer[2]!r})"
+            error = RuntimeError(f"{fn.__qualname__}: the {what} does not pickle: {e!r}")
+            data = pickle.dumps((call_id, False, error), protocol=pickle.HIGHEST_PROTOCOL)
+        conn.send_bytes(data)
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])

@@ -1,21 +1,16 @@
-"""SQLite index: one ``articles`` row per article (and its entries in the
-bigram search index), a ``failures`` row per recorded failure; the writes are
-``crawler.store.writes``.
-
-Rows are upserted by ``info_code`` in batches, each batch in one transaction
-after one ``syncfs`` of the archive's file system; this is the last stage, so a
-row means the snapshot and the post are on disk.
-A changed body adds a row to ``article_versions``. ``ListProgress`` items
-update ``column_state`` (how far the running walk of a column has got).
-A successful article marks earlier failures of the same infoCode resolved.
-
-Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH. Stats: ``finews/index/archived``
-(new rows), ``finews/index/updated``, ``finews/index/failures``.
+"""SQLite index: an ``articles`` row per article (with its search index entries
+and, for a changed body, an ``article_versions`` row), a ``failures`` row per
+recorded failure, ``column_state`` from ``ListProgress``; the writes are
+``crawler.store.writes``. Rows are upserted by ``info_code`` in batches, each in
+one transaction after one ``syncfs``: this is the last stage, so a row means
+the snapshot and the post are on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from crawler.clock import utc_now
@@ -34,27 +29,23 @@ from crawler.workers import Workers
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-
 logger = logging.getLogger(__name__)
 
 
 class IndexPipeline:
-    """The last stage: rows for articles (in batches), failures and list progress.
-
-    Every write runs in the ``index`` lane of crawler.workers (one process of
-    its own, or one thread with FINEWS_WORKERS = 0): one writer, the writes in
-    the order the items came, SQLite, the bigram text of the search index and
-    the file-system sync away from the reactor. The item that completes a batch
-    (or a failure, or list progress) waits, asynchronously, for its write: the
-    items held back stop the downloads through Scrapy's scraper limit, so memory
-    stays bounded. A write that fails is logged and counted; its rows are
-    missing, so the run ends "failed" (fetched articles not indexed).
-    ``close_spider`` writes the last batch and waits for every write.
+    """The last stage. Every write runs in the ``index`` lane of crawler.workers
+    (one process, or one thread with FINEWS_WORKERS = 0): one writer, writes in
+    item order, SQLite and ``syncfs`` away from the reactor. An item waits only
+    when more than MAX_WAITING writes are under way (for the oldest; a list
+    page's progress must not hold back its next request), so memory stays
+    bounded. A failed write is logged and counted, and the run ends "failed".
 
     Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_WORKERS. Stats:
     ``finews/index/archived``, ``finews/index/updated``,
     ``finews/index/failures``, ``finews/index/errors``.
     """
+
+    MAX_WAITING = 2
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig, lane: Workers) -> None:
         self.stats = crawler.stats
@@ -62,6 +53,7 @@ class IndexPipeline:
         self.db_path, self.archive = str(cfg.db_path), str(cfg.archive_dir)
         self.lane = lane
         self.pending: list[dict[str, Any]] = []
+        self.writes: deque[asyncio.Task[None]] = deque()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -73,18 +65,31 @@ class IndexPipeline:
         # database fails the run at its start.
         connect(self.cfg.db_path).close()
 
+    async def written(self) -> None:
+        """Every write queued so far is done (or has failed and been counted)."""
+        while self.writes:
+            await self.writes.popleft()
+
     async def close_spider(self) -> None:
-        await self.flush()
+        self.flush()
+        await self.written()
         try:
             # After every write (the lane keeps their order): nothing is left.
             await self.lane.run(close_database, self.db_path)
         except Exception as e:  # the rows are written; a failed close loses nothing
             logger.warning("closing the index database failed: %s", e)
 
-    async def flush(self) -> None:
+    def flush(self) -> None:
         if self.pending:
             rows, self.pending = self.pending, []
-            await self._write(write_rows_at, self.db_path, self.archive, rows)
+            self._submit(write_rows_at, self.db_path, self.archive, rows)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        """Queue a write; the tasks start in the order they are made, so the lane
+        receives the writes in item order."""
+        while self.writes and self.writes[0].done():
+            self.writes.popleft()
+        self.writes.append(asyncio.ensure_future(self._write(fn, *args)))
 
     async def _write(self, fn: Any, *args: Any) -> None:
         try:
@@ -104,10 +109,12 @@ class IndexPipeline:
         if isinstance(item, Article):
             self.pending.append(article_row(item))
             if len(self.pending) >= self.cfg.db_batch:
-                await self.flush()
+                self.flush()
         elif isinstance(item, ListProgress):
-            await self._write(write_progress_at, self.db_path, item)
+            self._submit(write_progress_at, self.db_path, item)
         elif isinstance(item, Failure):
             run_id = self.stats.get_value("finews/run_id")
-            await self._write(write_failure_at, self.db_path, self.archive, item, run_id, utc_now())
+            self._submit(write_failure_at, self.db_path, self.archive, item, run_id, utc_now())
+        if len(self.writes) > self.MAX_WAITING:
+            await asyncio.wait([self.writes[0]])
         return item

@@ -342,9 +342,9 @@ class Stages:
         async def through(item: Any) -> Any:
             for stage in self.stages:
                 item = await stage.process_item(item)
+            await self.stages[-1].written()  # a batch is one row (FINEWS_DB_BATCH=1)
             return item
 
-        # A batch is one row (FINEWS_DB_BATCH=1): its write is done when this returns.
         return asyncio.run(through(item))
 
     def article(self, **fields: Any) -> Article:

@@ -41,12 +41,11 @@ class Stats:
 
 
 def worker_pids(parent: int | None = None) -> list[int]:
-    """The pool processes among ``parent``'s children (not multiprocessing's
-    resource tracker, nor the browser check's driver)."""
+    """The worker processes among ``parent``'s children (not the browser check's driver)."""
     pids = []
     for child in psutil.Process(parent).children():
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "crawler.workers" in child.cmdline():
                 pids.append(child.pid)
         except psutil.NoSuchProcess:
             continue
@@ -130,11 +129,8 @@ def test_falls_back_to_the_crawl_process(monkeypatch: pytest.MonkeyPatch) -> Non
         finally:
             workers.close()
 
-        class NoProcesses(workers_module.ProcessPoolExecutor):
-            def submit(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
-                raise OSError("fork: resource temporarily unavailable")
-
-        monkeypatch.setattr(workers_module, "ProcessPoolExecutor", NoProcesses)
+        # A worker that cannot start (no interpreter there: OSError, like EAGAIN).
+        monkeypatch.setattr(workers_module, "PYTHON", "/nonexistent/python3")
         stats = Stats()
         workers = Workers(1, stats)
         assert await workers.run(bigram_text, "央行") == "央行 行"
