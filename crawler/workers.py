@@ -15,12 +15,14 @@ process whose calls run one at a time in the order they were made: the
 database has one writer and its writes keep their order.
 
 Transport: each worker is ``python -m crawler.workers`` on one end of a
-socket pair; calls and answers are pickled messages of
-:class:`multiprocessing.connection.Connection`, and the answers are read when
-the event loop sees the socket readable (``loop.add_reader``). No thread of
-the crawl process takes part in a call. (``ProcessPoolExecutor`` was measured
-here: its manager and queue-feeder threads cost the crawl process ~500 µs of
-CPU a call against ~170 µs, a third of finews's rate; bench/README.md.)
+socket pair; calls and answers are pickled, length-prefixed messages (the
+framing of :class:`multiprocessing.connection.Connection`, which the worker
+uses as it is). The crawl process writes and reads them as an asyncio stream
+of the event loop: a send never waits (the stream buffers what the worker has
+not read yet) and no thread of the crawl process takes part in a call.
+(``ProcessPoolExecutor`` was measured here: its manager and queue-feeder
+threads cost the crawl process ~500 µs of CPU a call against ~170 µs, and
+figure 1 fell from 0.63 to 0.41; bench/README.md.)
 
 Failure handling: an exception raised by ``fn`` comes back as it is.
 Arguments that do not pickle make that one call run on the thread. A worker
@@ -38,12 +40,14 @@ workers were wanted), ``finews/workers/died`` (a worker was lost).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import itertools
 import logging
 import pickle
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import weakref
@@ -62,9 +66,9 @@ T = TypeVar("T")
 #: The interpreter that runs the workers (the crawl's own).
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-# A crawl sends a few hundred KiB ahead of the worker; a buffer this size
-# means ``send`` never waits for the worker to read.
-BUFFER_BYTES = 4 << 20
+#: A message's length, before it: multiprocessing.connection's own framing, so
+#: the worker reads and writes with a plain blocking Connection.
+HEADER = struct.Struct("!i")
 
 # The crawler's workers by lane; weak, so a finished crawler takes them along.
 _BY_CRAWLER: weakref.WeakKeyDictionary[Any, dict[str, Workers]] = weakref.WeakKeyDictionary()
@@ -75,48 +79,64 @@ class WorkerDied(RuntimeError):
 
 
 class WorkerProcess:
-    """One ``python -m crawler.workers`` and the connection to it."""
+    """One ``python -m crawler.workers`` and the stream to it."""
 
     def __init__(self, preload: Iterable[str], gc_threshold: int) -> None:
-        ours, theirs = socket.socketpair()
-        for end in (ours, theirs):
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER_BYTES)
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER_BYTES)
+        self.sock, theirs = socket.socketpair()
         try:
             fd = theirs.fileno()
             cmd = [PYTHON, "-m", __name__, str(fd), str(gc_threshold), *preload]
             self.proc = subprocess.Popen(cmd, cwd=ROOT, pass_fds=[fd], stdin=subprocess.DEVNULL)
         except BaseException:
-            ours.close()
+            self.sock.close()
             raise
         finally:
             theirs.close()
-        self.conn = Connection(ours.detach())
         #: call id -> (fn, args, the caller's future), in the order sent.
         self.pending: dict[int, tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.opening: asyncio.Future[None] | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.reading: asyncio.Future[None] | None = None
+
+    async def connected(self, on_answer: Callable[[bytes], None], on_lost: Callable) -> None:
+        """The stream, opened on the event loop by the first call."""
+        if self.opening is None:
+            self.opening = asyncio.ensure_future(self._open(on_answer, on_lost))
+        await self.opening
+
+    async def _open(self, on_answer: Callable[[bytes], None], on_lost: Callable) -> None:
+        reader, self.writer = await asyncio.open_connection(sock=self.sock)
+        self.reading = asyncio.ensure_future(self._read(reader, on_answer, on_lost))
+
+    async def _read(
+        self, reader: asyncio.StreamReader, on_answer: Callable, on_lost: Callable
+    ) -> None:
+        try:
+            while True:
+                (size,) = HEADER.unpack(await reader.readexactly(HEADER.size))
+                on_answer(await reader.readexactly(size))
+        except (asyncio.IncompleteReadError, OSError) as e:  # the worker is gone
+            on_lost(self, e)
 
     def send(self, call_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        """Pickle and send one call (raises what pickling raises, or OSError)."""
+        """Pickle one call and queue it (raises what pickling raises); the
+        stream buffers what the worker has not read yet, so this never waits."""
+        assert self.writer is not None
+        if self.writer.is_closing():
+            raise ConnectionResetError("the worker's stream is closed")
         data = pickle.dumps((call_id, fn, args), protocol=pickle.HIGHEST_PROTOCOL)
-        self.conn.send_bytes(data)
-
-    def watch(self, loop: asyncio.AbstractEventLoop, on_answer: Callable[[], None]) -> None:
-        if self.loop is None:
-            self.loop = loop
-            loop.add_reader(self.conn.fileno(), on_answer)
-
-    def answers(self) -> Iterable[tuple[int, bool, Any]]:
-        """The answers that have arrived (EOFError or OSError: the worker is gone)."""
-        while self.conn.poll():
-            yield pickle.loads(self.conn.recv_bytes())
+        self.writer.write(HEADER.pack(len(data)) + data)
 
     def stop(self) -> None:
-        """Close the connection (the worker leaves) and reap the process."""
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.remove_reader(self.conn.fileno())
-        self.loop = None
-        self.conn.close()
+        """End the stream (the worker leaves) and reap the process."""
+        if self.reading is not None:
+            self.reading.cancel()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # now: the transport would close it later
+        if self.writer is not None:
+            with contextlib.suppress(RuntimeError):  # the event loop is gone already
+                self.writer.transport.abort()
+        self.sock.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:  # busy with a long call: it is not needed any more
@@ -175,9 +195,10 @@ class Workers:
             if self.size:
                 self.stats.inc_value("finews/workers/local")
             return await asyncio.wrap_future(self._thread().submit(fn, *args))
-        loop = asyncio.get_running_loop()
         process = min(self.processes, key=lambda p: len(p.pending))
-        process.watch(loop, lambda: self._read(process))
+        await process.connected(lambda data: self._answered(process, data), self._lost)
+        if process not in self.processes:  # lost meanwhile
+            return await self.run(fn, *args)
         call_id = next(self.ids)
         try:
             process.send(call_id, fn, args)
@@ -189,24 +210,21 @@ class Workers:
             self.stats.inc_value("finews/workers/local")
             return await asyncio.wrap_future(self._thread().submit(fn, *args))
         self.stats.inc_value("finews/workers/calls")
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         process.pending[call_id] = (fn, args, future)
         return await future
 
-    def _read(self, process: WorkerProcess) -> None:
-        try:
-            for call_id, ok, value in process.answers():
-                _, _, future = process.pending.pop(call_id)
-                if not future.done():
-                    future.set_result(value) if ok else future.set_exception(value)
-        except (EOFError, OSError) as e:
-            self._lost(process, e)
+    def _answered(self, process: WorkerProcess, data: bytes) -> None:
+        call_id, ok, value = pickle.loads(data)
+        _, _, future = process.pending.pop(call_id)
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
 
     def _lost(self, process: WorkerProcess | None, error: BaseException) -> None:
         """A worker died or never started: its calls, in order, run here."""
         self.stats.inc_value("finews/workers/died")
         logger.error("a worker process died (%r); the crawl process does its work now", error)
-        if process is None:
+        if process is None or process not in self.processes:
             return
         self.processes.remove(process)
         pending, process.pending = process.pending, {}
