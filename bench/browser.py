@@ -228,10 +228,11 @@ def crawl_main(config_path: str) -> None:
                 max_contexts=cfg["max_contexts"],
                 max_pages=cfg["concurrency"],
                 nav_timeout_ms=30_000,
-                recycle_pages=cfg["recycle"],
                 downloader_middlewares=settings.getdict("DOWNLOADER_MIDDLEWARES"),
             )
         )
+        # Read by RenderContextMiddleware (through FinewsConfig).
+        overrides["FINEWS_RENDER_RECYCLE_PAGES"] = cfg["recycle"]
     settings.update(overrides, priority="cmdline")
     process = CrawlerProcess(settings)
     process.crawl(BenchSpider)

@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
 
 from bench.synth import COLUMNS, columns_of, index_of, synth_article  # noqa: E402
 from tests.replica import pages  # noqa: E402
-from tests.replica.server import list_item  # noqa: E402
+from tests.replica.server import list_answer, list_item, page_size  # noqa: E402
 
 JSON_TYPE = b"application/json;charset=UTF-8"
 HTML_TYPE = b"text/html; charset=utf-8"
@@ -113,27 +113,15 @@ class App:
         page = int(page_text)
         if page < 1:
             return _json({"code": 0, "message": "参数缺失"})
-        size_text = query.get("page_size", "")
-        size = min(int(size_text), 200) if size_text.isdigit() and int(size_text) > 0 else 20
+        size = page_size(query.get("page_size", ""))
         wanted = [int(c) for c in columns]
         if len(wanted) == 1:
             hits = self.by_column.get(wanted[0], [])
         else:
             hits = sorted({i for c in wanted for i in self.by_column.get(c, [])})
         chunk = hits[(page - 1) * size : page * size]
-        return _json(
-            {
-                "req_trace": query["req_trace"],
-                "code": 1 if page % 2 else "1",
-                "message": "success",
-                "data": {
-                    "page_index": page,
-                    "page_size": size,
-                    "totle_hits": len(hits),
-                    "list": [list_item(synth_article(i), wanted) for i in chunk],
-                },
-            }
-        )
+        items = [list_item(synth_article(i), wanted) for i in chunk]
+        return _json(list_answer(query["req_trace"], page, size, len(hits), items))
 
     def choice(self, query: dict[str, str]) -> bytes:
         info_code = query.get("id", "")

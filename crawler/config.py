@@ -27,7 +27,12 @@ class ConfigError(ValueError):
     """A FINEWS_* setting has a value finews cannot use."""
 
 
-def _int_list(value: object, name: str) -> list[int]:
+def parse_column_ids(value: object, name: str) -> list[int]:
+    """Eastmoney column ids from ``value``: a list/tuple, or a comma list such
+    as ``"351, 353"`` (blanks and empty parts skipped). ``name`` says where the
+    value came from (``FINEWS_COLUMNS``, the columns spider's ``-a columns``);
+    a part that is not a whole number, or no id at all, is a
+    :class:`ConfigError` naming it."""
     if isinstance(value, (list, tuple)):
         parts = [str(v) for v in value]
     else:
@@ -104,7 +109,7 @@ class FinewsConfig:
         return cls(
             archive_dir=Path(settings.get("FINEWS_ARCHIVE_DIR") or "archive"),
             upstream=upstream,
-            columns=_int_list(settings.get("FINEWS_COLUMNS"), "FINEWS_COLUMNS"),
+            columns=parse_column_ids(settings.get("FINEWS_COLUMNS"), "FINEWS_COLUMNS"),
             page_size=page_size,
             max_pages=settings.getint("FINEWS_MAX_PAGES", 0),
             site_url=(settings.get("FINEWS_SITE_URL") or "").rstrip("/"),

@@ -445,7 +445,7 @@ def test_canonical_sub_url_maps_the_mirror_origin_only() -> None:
 
 
 def test_playwright_settings() -> None:
-    s = playwright_settings(DEBIAN_SHELL, 3, 5, 12_000, recycle_pages=50)
+    s = playwright_settings(DEBIAN_SHELL, 3, 5, 12_000)
     handler = "crawler.browser.addon.SharedPlaywrightDownloadHandler"
     assert s["DOWNLOAD_HANDLERS"] == {"http": handler, "https": handler}
     assert s["TWISTED_REACTOR"] == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -457,7 +457,9 @@ def test_playwright_settings() -> None:
     assert s["PLAYWRIGHT_MAX_CONTEXTS"] == 3
     assert s["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] == 5
     assert s["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] == 12_000
-    assert s["FINEWS_RENDER_RECYCLE_PAGES"] == 50
+    # No FINEWS_* setting rides along: the recycle count is the project's own
+    # FINEWS_RENDER_RECYCLE_PAGES, read by FinewsConfig.
+    assert not [key for key in s if key.startswith("FINEWS_")]
     assert "DOWNLOADER_MIDDLEWARES" not in s
     from scrapy.utils.misc import load_object
 

@@ -127,29 +127,6 @@ def test_archive_log_file_writes_the_archive_log(tmp_path: Path) -> None:
         root.setLevel(saved_level)
 
 
-def test_counter_adds_to_the_stats_as_inc_value_does() -> None:
-    from scrapy.statscollectors import MemoryStatsCollector
-
-    from crawler.counters import counter
-
-    crawler = get_crawler(settings_dict=BASE)
-    stats = MemoryStatsCollector(crawler)
-    inc = counter(stats)
-    inc("finews/a")
-    inc("finews/a", 2)
-    stats.inc_value("finews/a", 4)
-    inc("finews/b", 5)
-    assert stats.get_value("finews/a") == 7 and stats.get_value("finews/b") == 5
-
-    class Copying(MemoryStatsCollector):
-        def get_stats(self, spider: object = None) -> dict:
-            return dict(super().get_stats())
-
-    copying = Copying(crawler)
-    counter(copying)("finews/c", 3)  # a copy would lose it: inc_value is used
-    assert copying.get_value("finews/c") == 3
-
-
 def test_spider_marks_only_articles_its_list_lookup_found_absent(tmp_path: Path) -> None:
     from crawler.items import ListEntry
 

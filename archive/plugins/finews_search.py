@@ -49,6 +49,7 @@ documents the index format this must match.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -190,6 +191,46 @@ def render_cell(value: Any, column: str, table: str | None, database: str) -> Ma
     return Markup(_MARK_RE.sub(lambda m: _MARK[m.group(0)], str(escape(value))))
 
 
+def facet_columns(facet: Facet) -> Iterator[tuple[str, str]]:
+    """``(column, source)`` of each column faceted this way: ``source`` is
+    ``"metadata"`` for a facet the metadata configures (not hideable)."""
+    for source_and_config in facet.get_configs():
+        config = source_and_config["config"]
+        yield config.get("column") or config["simple"], source_and_config["source"]
+
+
+async def facet_rows(facet: Facet, sql: str) -> Any | None:
+    """The rows of a facet's ``sql`` over its table's query, or ``None`` when it
+    ran past Datasette's ``facet_time_limit_ms`` (the facet is then reported as
+    timed out, as Datasette's own facets are)."""
+    try:
+        return await facet.ds.execute(
+            facet.database,
+            sql,
+            facet.params,
+            truncate=False,
+            custom_time_limit=facet.ds.setting("facet_time_limit_ms"),
+        )
+    except QueryInterrupted:
+        return None
+
+
+def facet_value(facet: Facet, key: str, value: str, count: int, selected: bool) -> dict[str, Any]:
+    """One listed value of a facet filtering with ``?<key>=<value>``: its count
+    and the URL that toggles the filter (removes it when ``selected``)."""
+    if selected:
+        toggle = path_with_removed_args(facet.request, {key: value})
+    else:
+        toggle = path_with_added_args(facet.request, {key: value})
+    return {
+        "value": value,
+        "label": value,
+        "count": count,
+        "toggle_url": facet.ds.absolute_url(facet.request, toggle),
+        "selected": selected,
+    }
+
+
 class DayFacet(Facet):
     """Facet by the leading ``YYYY-MM-DD`` of an ISO 8601 text column.
 
@@ -207,10 +248,7 @@ class DayFacet(Facet):
         timed_out: list[str] = []
         args = dict(self.get_querystring_pairs())
         facet_size = self.get_facet_size()
-        for source_and_config in self.get_configs():
-            config = source_and_config["config"]
-            source = source_and_config["source"]
-            column = config.get("column") or config["simple"]
+        for column, source in facet_columns(self):
             col = escape_sqlite(column)
             facet_sql = f"""
                 select substr({col}, 1, 10) as value, count(*) as count from (
@@ -219,34 +257,15 @@ class DayFacet(Facet):
                 where {col} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'
                 group by value order by value desc limit {facet_size + 1}
             """
-            try:
-                rows = await self.ds.execute(
-                    self.database,
-                    facet_sql,
-                    self.params,
-                    truncate=False,
-                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
-                )
-            except QueryInterrupted:
+            rows = await facet_rows(self, facet_sql)
+            if rows is None:
                 timed_out.append(column)
                 continue
             key = f"{column}__startswith"
             values = []
             for row in rows.rows[:facet_size]:
                 selected = args.get(key) == row["value"]
-                if selected:
-                    toggle = path_with_removed_args(self.request, {key: row["value"]})
-                else:
-                    toggle = path_with_added_args(self.request, {key: row["value"]})
-                values.append(
-                    {
-                        "value": row["value"],
-                        "label": row["value"],
-                        "count": row["count"],
-                        "toggle_url": self.ds.absolute_url(self.request, toggle),
-                        "selected": selected,
-                    }
-                )
+                values.append(facet_value(self, key, row["value"], row["count"], selected))
             facet_results.append(
                 {
                     "name": column,
@@ -272,10 +291,7 @@ class FastArrayFacet(ArrayFacet):
         facet_results: list[dict[str, Any]] = []
         timed_out: list[str] = []
         facet_size = self.get_facet_size()
-        for source_and_config in self.get_configs():
-            config = source_and_config["config"]
-            source = source_and_config["source"]
-            column = config.get("column") or config["simple"]
+        for column, source in facet_columns(self):
             col = escape_sqlite(column)
             array = f"case when json_valid(t.{col}) then t.{col} else '[]' end"
             # A value is counted for the first element of each row's array
@@ -287,15 +303,8 @@ class FastArrayFacet(ArrayFacet):
                 group by j.value
                 order by count desc, value limit {facet_size + 1}
             """
-            try:
-                rows = await self.ds.execute(
-                    self.database,
-                    facet_sql,
-                    self.params,
-                    truncate=False,
-                    custom_time_limit=self.ds.setting("facet_time_limit_ms"),
-                )
-            except QueryInterrupted:
+            rows = await facet_rows(self, facet_sql)
+            if rows is None:
                 timed_out.append(column)
                 continue
             key = f"{column}__arraycontains"
@@ -303,20 +312,7 @@ class FastArrayFacet(ArrayFacet):
             values = []
             for row in rows.rows[:facet_size]:
                 value = str(row["value"])
-                selected = (key, value) in pairs
-                if selected:
-                    toggle = path_with_removed_args(self.request, {key: value})
-                else:
-                    toggle = path_with_added_args(self.request, {key: value})
-                values.append(
-                    {
-                        "value": value,
-                        "label": value,
-                        "count": row["count"],
-                        "toggle_url": self.ds.absolute_url(self.request, toggle),
-                        "selected": selected,
-                    }
-                )
+                values.append(facet_value(self, key, value, row["count"], (key, value) in pairs))
             facet_results.append(
                 {
                     "name": column,

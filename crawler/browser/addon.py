@@ -38,9 +38,6 @@ RECYCLE_MIDDLEWARE = "crawler.browser.contexts.RenderContextMiddleware"
 #: request (UpstreamOverrideMiddleware does): only the request that reaches the
 #: handler may be counted.
 RECYCLE_MIDDLEWARE_ORDER = 960
-#: The setting :func:`playwright_settings` passes ``recycle_pages`` in (read by
-#: :class:`~crawler.config.FinewsConfig` as ``render_recycle_pages``).
-RECYCLE_SETTING = "FINEWS_RENDER_RECYCLE_PAGES"
 
 
 def playwright_settings(
@@ -49,7 +46,6 @@ def playwright_settings(
     max_pages: int = 4,
     nav_timeout_ms: int = 30_000,
     *,
-    recycle_pages: int = 100,
     headless: bool = True,
     downloader_middlewares: dict[str, int] | None = None,
 ) -> dict[str, Any]:
@@ -59,9 +55,11 @@ def playwright_settings(
     or ``custom_settings``). ``max_contexts`` caps the live browser contexts
     (>= 1; while one is being recycled two are open, so 2 keeps the pipeline
     full), ``max_pages`` the pages open per context, ``nav_timeout_ms`` each
-    navigation. ``recycle_pages`` (0 = never) moves finews render requests to
-    a new context every N pages; it needs :class:`RenderContextMiddleware`,
-    which is included in ``DOWNLOADER_MIDDLEWARES`` only when the project's
+    navigation. Moving finews render requests to a new context every N pages
+    is :class:`RenderContextMiddleware`'s, which takes N from
+    ``FINEWS_RENDER_RECYCLE_PAGES`` (:class:`~crawler.config.FinewsConfig`):
+    a caller that wants another N sets that setting itself. The middleware is
+    included in ``DOWNLOADER_MIDDLEWARES`` only when the project's
     ``downloader_middlewares`` dict is passed (a dict setting is replaced, not
     merged). The browser itself is launched lazily, on the first render.
     """
@@ -88,7 +86,6 @@ def playwright_settings(
         # 0.0.48's default, spelled out: a crashed/closed browser is launched
         # again by the next request that needs a context.
         "PLAYWRIGHT_RESTART_DISCONNECTED_BROWSER": True,
-        RECYCLE_SETTING: max(0, int(recycle_pages)),
     }
     if downloader_middlewares is not None:
         settings["DOWNLOADER_MIDDLEWARES"] = {
@@ -224,13 +221,7 @@ class RenderAddon:
                 logger.warning("browser route off: %s", status)
             return
         logger.info("browser route on: %s (%s)", exe, status)
-        values = playwright_settings(
-            exe,
-            max_pages=settings.getint("CONCURRENT_REQUESTS", 4),
-            recycle_pages=cfg.render_recycle_pages,
-        )
-        # The project's own setting already (the middleware takes it from FinewsConfig).
-        values.pop(RECYCLE_SETTING)
+        values = playwright_settings(exe, max_pages=settings.getint("CONCURRENT_REQUESTS", 4))
         handlers = settings.getdict("DOWNLOAD_HANDLERS")
         handlers.update(values.pop("DOWNLOAD_HANDLERS"))
         # A plain dict setting: merged by hand, kept at its own priority if higher.

@@ -25,7 +25,6 @@ from crawler.browser.render import render_request_meta
 from crawler.browser.snapshots import render_snapshots
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
-from crawler.counters import counter
 from crawler.eastmoney.choice import parse_choice_text
 from crawler.eastmoney.pages import parse_article_page
 from crawler.eastmoney.rendered import parse_rendered_share
@@ -104,12 +103,9 @@ class ArchiveSpider(scrapy.Spider):
         if self._db is not None:
             self._db.close()
 
-    @cached_property
-    def _count(self) -> Callable[..., None]:
-        return counter(self.crawler.stats)
-
     def inc(self, key: str, count: int = 1) -> None:
-        self._count(f"finews/{key}", count)
+        """Add ``count`` to the crawl's stat ``finews/<key>``."""
+        self.crawler.stats.inc_value(f"finews/{key}", count)
 
     # --- article body routing --------------------------------------------
     def body_order(self, has_list_date: bool = True) -> list[str]:
@@ -181,31 +177,37 @@ class ArchiveSpider(scrapy.Spider):
 
     @as_list
     def parse_page(self, response: Response) -> Iterator[Any]:
-        article: Article = response.meta["article"]
-        article.body_responses.append(fetched(response))
-        if response.status != 200:
-            reason = f"article page HTTP {response.status}"
-        else:
-            page, reason = parse_article_page(response.text, response.url)
-            if page is not None:
-                yield self.with_body(article, "page", page.body_html, page)
-                return
-        self.inc("article/page_failed")
-        yield from self.next_source(response.meta, article, reason)
+        """The article page (plain HTTP)."""
+        page, reason = self.parsed_body(response, "article page", parse_article_page)
+        if page is not None:
+            yield self.with_body(response.meta["article"], "page", page.body_html, page)
+            return
+        yield from self.body_failed(response, "page", reason)
 
     @as_list
     def parse_choice(self, response: Response) -> Iterator[Any]:
-        article: Article = response.meta["article"]
-        article.body_responses.append(fetched(response))
+        """The Choice text API (plain HTTP)."""
+        text, reason = self.parsed_body(response, "Choice text", parse_choice_text)
+        if text is not None:
+            yield self.with_body(response.meta["article"], "choice", text.text, text)
+            return
+        yield from self.body_failed(response, "choice", reason)
+
+    def parsed_body(
+        self, response: Response, what: str, parse: Callable[[str, str], tuple[Any, str]]
+    ) -> tuple[Any, str]:
+        """A fast body source's response kept on the article and parsed: what
+        ``parse`` made of it (``None`` and why not, a non-200 as ``<what> HTTP <status>``)."""
+        response.meta["article"].body_responses.append(fetched(response))
         if response.status != 200:
-            reason = f"Choice text HTTP {response.status}"
-        else:
-            text, reason = parse_choice_text(response.text, response.url)
-            if text is not None:
-                yield self.with_body(article, "choice", text.text, text)
-                return
-        self.inc("article/choice_failed")
-        yield from self.next_source(response.meta, article, reason)
+            return None, f"{what} HTTP {response.status}"
+        return parse(response.text, response.url)
+
+    def body_failed(self, response: Response, source: str, reason: str) -> Iterator[Any]:
+        """``source`` gave no body: counted (``finews/article/<source>_failed``),
+        then the next source."""
+        self.inc(f"article/{source}_failed")
+        yield from self.next_source(response.meta, response.meta["article"], reason)
 
     @as_list
     def parse_share(self, response: Response) -> Iterator[Any]:
@@ -218,8 +220,7 @@ class ArchiveSpider(scrapy.Spider):
             self.inc("article/rendered")
             yield self.with_body(article, "browser", share.text, share)
             return
-        self.inc("article/browser_failed")
-        yield from self.next_source(response.meta, article, f"share page: {reason}")
+        yield from self.body_failed(response, "browser", f"share page: {reason}")
 
     def next_source(self, meta: dict[str, Any], article: Article, reason: str) -> Iterator[Any]:
         """Fall back to the next body source, or record that there is no body."""

@@ -39,7 +39,7 @@ from twisted.python.failure import Failure as TwistedFailure
 from crawler import walk
 from crawler.browser.render import render_request_meta
 from crawler.browser.snapshots import render_snapshots
-from crawler.config import _int_list
+from crawler.config import parse_column_ids
 from crawler.eastmoney.lists import ListPage, parse_list
 from crawler.eastmoney.rendered import parse_rendered_list
 from crawler.eastmoney.urls import column_page_url, list_url
@@ -78,7 +78,7 @@ class ColumnsSpider(ListedArticles):
     @property
     def column_ids(self) -> list[int]:
         if self._columns_arg:
-            return _int_list(self._columns_arg, "-a columns")
+            return parse_column_ids(self._columns_arg, "-a columns")
         return self.cfg.columns
 
     @property

@@ -160,22 +160,13 @@ class ReplicaState:
         if not page_text.isdigit() or int(page_text) < 1:
             return {"code": 0, "message": "参数缺失"}
         page = int(page_text)
-        size = _page_size(query.get("page_size", ""))
+        size = page_size(query.get("page_size", ""))
         wanted = [int(c) for c in columns]
         hits = [a for a in self.articles if any(c in a["columns"] for c in wanted)]
         hits.sort(key=lambda a: (a["showTime"], a["code"]), reverse=True)
         chunk = hits[(page - 1) * size : page * size]
-        return {
-            "req_trace": query["req_trace"],
-            "code": 1 if page % 2 else "1",
-            "message": "success",
-            "data": {
-                "page_index": page,
-                "page_size": size,
-                "totle_hits": len(hits),
-                "list": [list_item(a, wanted) for a in chunk],
-            },
-        }
+        items = [list_item(a, wanted) for a in chunk]
+        return list_answer(query["req_trace"], page, size, len(hits), items)
 
     def article(self, code: str) -> Response:
         """``/a/<code>.html``."""
@@ -249,9 +240,29 @@ class ReplicaState:
         return _not_found()
 
 
-def _page_size(text: str) -> int:
+def page_size(text: str) -> int:
     """``page_size``: 20 when missing, empty, non-numeric or 0; at most ``MAX_PAGE_SIZE``."""
     return min(int(text), MAX_PAGE_SIZE) if text.isdigit() and int(text) > 0 else 20
+
+
+def list_answer(
+    req_trace: str, page: int, size: int, total: int, items: list[dict[str, str]]
+) -> dict[str, Any]:
+    """The list API's answer to a valid request: page ``page`` (``items``, made
+    by :func:`list_item`) of ``total`` hits, ``totle_hits`` spelled as
+    Eastmoney does. ``code`` is a number on odd pages and a string on even
+    ones, so the list parser meets both."""
+    return {
+        "req_trace": req_trace,
+        "code": 1 if page % 2 else "1",
+        "message": "success",
+        "data": {
+            "page_index": page,
+            "page_size": size,
+            "totle_hits": total,
+            "list": items,
+        },
+    }
 
 
 def list_item(art: Article, wanted: list[int]) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
+from lxml.html import HtmlElement
 
 from crawler.transform.html.fragment import elements
 from crawler.transform.html.vocabulary import IMG_SCHEMES, LINK_SCHEMES
@@ -42,18 +44,23 @@ def absolute_url(url: str, base_url: str, schemes: frozenset[str]) -> str | None
     return _URL_QUOTE_RE.sub(lambda m: f"%{ord(m.group()):02X}", url)
 
 
+#: Per tag: the attribute holding its URL, the schemes allowed there, and what
+#: becomes of the element without a usable URL (a link keeps its text, an image goes).
+_URL_ATTRS: dict[str, tuple[str, frozenset[str], Callable[[HtmlElement], None]]] = {
+    "a": ("href", LINK_SCHEMES, HtmlElement.drop_tag),
+    "img": ("src", IMG_SCHEMES, HtmlElement.drop_tree),
+}
+
+
 def fix_urls(root: etree._Element, base_url: str) -> None:
     """Absolutize ``a[href]`` and ``img[src]``; unwrap/drop what has no usable URL."""
     for el in elements(root):
-        if el.tag == "a":
-            href = absolute_url(el.get("href") or "", base_url, LINK_SCHEMES)
-            if href is None:
-                el.drop_tag()
-            else:
-                el.set("href", href)
-        elif el.tag == "img":
-            src = absolute_url(el.get("src") or "", base_url, IMG_SCHEMES)
-            if src is None:
-                el.drop_tree()
-            else:
-                el.set("src", src)
+        rule = _URL_ATTRS.get(el.tag)
+        if rule is None:
+            continue
+        attr, schemes, drop = rule
+        url = absolute_url(el.get(attr) or "", base_url, schemes)
+        if url is None:
+            drop(el)
+        else:
+            el.set(attr, url)

@@ -32,26 +32,22 @@ _RAW_ENTITIES = {
 _URL_ESCAPE_RE = re.compile(r"""[\x00-\x20"'()<>\[\]\\^`{|}\x7f]""")
 
 
+#: Matches of ``_MD_SPECIAL_RE`` with an escape of their own: Liquid braces and
+#: what kramdown reads as HTML or an entity as raw HTML's entities; ``]:`` (a
+#: link definition) with both characters escaped.
+_MD_SPELLED = {**{c: _RAW_ENTITIES[c] for c in "{}&<>"}, "]:": "\\]\\:"}
+#: Runs (``--``, ``...``, ``~~``): each character of the run escaped.
+_MD_RUN_ESCAPES = {"-": "\\-", ".": "\\.", "~": "&#126;"}
+
+
 def _escape_md_char(m: re.Match[str]) -> str:
     s = m.group()
-    if s == "{":
-        return "&#123;"
-    if s == "}":
-        return "&#125;"
-    if s == "&":
-        return "&amp;"
-    if s == "]:":
-        return "\\]\\:"
-    if s == "<":
-        return "&lt;"
-    if s == ">":
-        return "&gt;"
-    if s[0] == "-":
-        return "\\-" * len(s)
-    if s[0] == ".":
-        return "\\." * len(s)
-    if s[0] == "~":
-        return "&#126;" * len(s)
+    spelled = _MD_SPELLED.get(s)
+    if spelled is not None:
+        return spelled
+    run = _MD_RUN_ESCAPES.get(s[0])
+    if run is not None:
+        return run * len(s)
     return "\\" + s
 
 
