@@ -51,6 +51,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
             "c8808ec8dc42ea18b8940c5844b4c03c0c8080fd9e951360b58ab2794336c7d3",
             "c0b3cf1e218d43184b67c0b97a315b7301b2afea2354d2160824665ed0eac994",
+            "20ce6b2387606d96b51876a8399e09d63863787ec5d91da042939a6cbe40ba93",
         }
     ),
 }

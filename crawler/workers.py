@@ -74,10 +74,6 @@ HEADER = struct.Struct("!i")
 _BY_CRAWLER: weakref.WeakKeyDictionary[Any, dict[str, Workers]] = weakref.WeakKeyDictionary()
 
 
-class WorkerDied(RuntimeError):
-    """The worker process went away with calls unanswered."""
-
-
 class WorkerProcess:
     """One ``python -m crawler.workers`` and the stream to it."""
 

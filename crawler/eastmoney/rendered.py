@@ -1,9 +1,9 @@
-"""Parse pages rendered by the browser route (see ``crawler/browser.py``).
+"""Parse pages rendered by the browser route (see ``crawler/browser/``).
 
 Pure functions, like the rest of ``crawler.eastmoney``: they take the rendered DOM
 (``page.content()``), its canonical URL and the responses the page loaded
 (``captured``: :class:`~crawler.items.Fetched` with canonical URLs, as
-``crawler.browser.render_snapshots`` returns them) and never raise.
+``crawler.browser.snapshots.render_snapshots`` returns them) and never raise.
 
 The captured API answers are the primary source; the DOM is the fallback:
 
@@ -18,7 +18,7 @@ The captured API answers are the primary source; the DOM is the fallback:
   browser parse and two serializations (Chromium's, then lxml's): ``<br />``
   becomes ``<br>``, attributes are re-quoted, entities decoded, unclosed tags
   closed, and page scripts (including an article's own ``onerror``
-  handlers) may have changed it. After ``pipelines.clean.clean_body`` and
+  handlers) may have changed it. After ``crawler.transform.html.clean.clean_body`` and
   ``html_to_markdown`` the replica's fixtures give the same post either way
   (``tests/test_parsers_rendered.py``), but only the JSON path is exact.
 """
