@@ -11,6 +11,9 @@ traced too), from the first call of the list parser to the end of the run.
 - hops: the distinct (calling module -> called module) pairs, where the
   caller is the frame that made the call; a call made by Scrapy, the event
   loop or an executor is a hop from "scrapy";
+- rooms and hops between rooms: the same, with each package below crawler/
+  counted as one room (``crawler/store/``, ``crawler/transform/html/``);
+- calls: how many calls crossed from one module to another in all;
 - crossings: how often the article's data crosses a process boundary in a
   default crawl (FINEWS_WORKERS=1, traced in the crawl process only): twice
   for every call handed to a worker.
@@ -135,10 +138,28 @@ def _traced(scratch: Path, workers: int) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
+def room_of(module: str) -> str:
+    """The room a module belongs to: its package below crawler/ (``crawler/store/``,
+    ``crawler/transform/html/``), else the module itself (``crawler/files.py``,
+    ``pipelines/clean.py``)."""
+    parts = module.split("/")
+    return "/".join(parts[:-1]) + "/" if len(parts) > 2 else module
+
+
 def count(scratch: Path) -> dict[str, Any]:
     """Hops traced in one process (FINEWS_WORKERS=0); crossings of a default crawl."""
     local = _traced(scratch, 0)
     local["crossings"] = _traced(scratch, 1)["crossings"]
+    calls = 0
+    rooms: list[str] = []
+    for hop, n in local["counts"].items():
+        a, b = (room_of(m) if m != "scrapy" else m for m in hop.split(" -> "))
+        calls += n
+        if a != b and f"{a} -> {b}" not in rooms:
+            rooms.append(f"{a} -> {b}")
+    local["calls"] = calls
+    local["rooms"] = sorted({room_of(f) for f in local["files"]})
+    local["room_hops"] = rooms
     return local
 
 
@@ -167,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         for hop in result["hops"]:
             print(hop)
         print(
-            f"{len(result['files'])} files, {len(result['hops'])} hops, "
+            f"{len(result['files'])} files, {len(result['hops'])} hops "
+            f"({result['calls']} calls across files); {len(result['rooms'])} rooms, "
+            f"{len(result['room_hops'])} hops between rooms; "
             f"{result['crossings']} process crossings"
         )
     return 0

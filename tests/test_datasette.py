@@ -746,7 +746,7 @@ def test_read_only(archive: Path) -> None:
     # No plugin that writes (datasette-write, -insert, -upload-csvs, …): add
     # a plugin here only after checking it cannot.
     plugins = get_json(archive, "/-/plugins.json")
-    assert {p["name"] for p in plugins} <= {"finews_search.py"}
+    assert {p["name"] for p in plugins} <= {"finews_search.py", "finews_facets.py"}
     settings_ = get_json(archive, "/-/settings.json")
     assert {k: settings_[k] for k in SERVE_SETTINGS} == SERVE_SETTINGS
 
