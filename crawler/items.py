@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 
 @dataclass
@@ -117,6 +118,18 @@ class Failure:
     detail: str = ""
     responses: list[Fetched] = field(default_factory=list)
     snapshot: str = ""
+
+    @classmethod
+    def of_article(cls, article: Any, stage: str, reason: str, **fields: Any) -> Failure:
+        """An article's failure: its URL, infoCode and every response it was built
+        from (``article`` is read as a mapping: an ``ItemAdapter``)."""
+        values = {
+            "url": article["source_url"],
+            "info_code": article["info_code"],
+            "responses": article["list_responses"] + article["body_responses"],
+            **fields,
+        }
+        return cls(stage=stage, reason=reason, **values)
 
 
 @dataclass

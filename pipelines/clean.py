@@ -47,13 +47,7 @@ class CleanPipeline:
         )
         if not text.strip():
             self.stats.inc_value("finews/clean/empty")
-            return Failure(
-                stage="clean",
-                reason="nothing left after cleaning",
-                url=adapter["source_url"],
-                info_code=adapter["info_code"],
-                responses=adapter["list_responses"] + adapter["body_responses"],
-            )
+            return Failure.of_article(adapter, "clean", "nothing left after cleaning")
         adapter.update(clean_html=html, stocks=stocks, body_text=text, content_sha256=digest)
         self.stats.inc_value("finews/clean/articles")
         return item

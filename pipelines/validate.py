@@ -72,11 +72,10 @@ class ValidatePipeline:
         for reason in found:
             self.stats.inc_value(f"finews/validate/invalid/{reason}")
         info_code = adapter["info_code"]
-        return Failure(
-            stage="validate",
-            reason=", ".join(found),
-            url=adapter["source_url"],
+        return Failure.of_article(
+            adapter,
+            "validate",
+            ", ".join(found),
             info_code=info_code if "bad_info_code" not in found else "",
             detail=f"info_code={info_code[:60]!r} title={adapter['title'][:200]!r}",
-            responses=adapter["list_responses"] + adapter["body_responses"],
         )

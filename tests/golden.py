@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tests.crawlrun import FAST
 from tests.replica.server import Replica
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,15 +41,6 @@ REFERENCE = ROOT / "tests" / "fixtures" / "golden" / "replica.json"
 CRAWLS: dict[str, dict[str, str]] = {
     "page": {"FINEWS_PAGE_SIZE": "20"},
     "choice": {"FINEWS_PAGE_SIZE": "20", "FINEWS_BODY_SOURCE": "choice"},
-}
-
-FAST = {
-    "DOWNLOAD_DELAY": "0",
-    "AUTOTHROTTLE_ENABLED": "False",
-    "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
-    "RETRY_TIMES": "1",
-    "LOG_LEVEL": "INFO",
-    "FINEWS_RENDER": "never",
 }
 
 
