@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.synth import COLUMNS, code_of, columns_of  # noqa: E402
+from crawler.config import FinewsConfig  # noqa: E402
 from crawler.eastmoney.urls import article_url, list_url  # noqa: E402
 
 
@@ -68,7 +69,7 @@ class BareSpider(scrapy.Spider):
         self.out = out
 
     async def start(self) -> AsyncIterator[Any]:
-        page_size = self.settings.getint("FINEWS_PAGE_SIZE", 50)
+        page_size = FinewsConfig.from_settings(self.settings).page_size
         lists, articles = crawl_urls(self.count, page_size)
         for url in lists:
             yield scrapy.Request(url, callback=self.parse, priority=10, dont_filter=True)
