@@ -19,6 +19,7 @@ from scrapy.utils.test import get_crawler
 
 import crawler.workers as workers_module
 from bench.fastreplica import FastReplica
+from bench.run import child_pids
 from crawler import settings as project_settings
 from crawler.files import UnsafePathError, inside
 from crawler.items import ListProgress
@@ -41,15 +42,8 @@ class Stats:
 
 
 def worker_pids(parent: int | None = None) -> list[int]:
-    """The worker processes among ``parent``'s children (not the browser check's driver)."""
-    pids = []
-    for child in psutil.Process(parent).children():
-        try:
-            if "crawler.workers" in child.cmdline():
-                pids.append(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return pids
+    """The worker processes among ``parent``'s children (default: this process)."""
+    return child_pids(os.getpid() if parent is None else parent)
 
 
 def test_run_answers_like_the_function_and_raises_its_errors() -> None:
