@@ -80,6 +80,10 @@ class FinewsConfig:
     # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
     chromium: str = ""
     render_recycle_pages: int = 100
+    # The archive kept whole (docs/faults.md): rows committed at least every
+    # FINEWS_DB_COMMIT_SECONDS; FINEWS_REBUILD_BACKUPS database backups kept.
+    db_commit_seconds: float = 2.0
+    rebuild_backups: int = 5
 
     @property
     def db_path(self) -> Path:
@@ -137,6 +141,8 @@ class FinewsConfig:
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
             chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
+            db_commit_seconds=max(0.1, settings.getfloat("FINEWS_DB_COMMIT_SECONDS", 2.0)),
+            rebuild_backups=max(1, settings.getint("FINEWS_REBUILD_BACKUPS", 5)),
         )
 
     def share_url_for(self, info_code: str) -> str:

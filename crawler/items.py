@@ -105,6 +105,9 @@ class Article:
     snapshot: str = ""
     post_path: str = ""
     fetched_at: str = ""
+    # Failures met on the way that did not stop the article (a damaged
+    # snapshot file moved aside): the index stage records them with it.
+    failures: list[Any] = field(default_factory=list)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 | status       | exit | when |
 |--------------|------|------|
 | ok           | 0    | finished, within the thresholds below |
-| failed       | 1    | the spider did not finish (error, shutdown, killed), or fetched articles did not all reach the database |
+| failed       | 1    | the spider did not finish (error, shutdown, killed), a callback raised (``spider_exceptions/count``), a database write failed (``finews/index/errors``) or the database failed its check (``finews/fatal``), or fetched articles did not all reach the database |
 | unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
 | blocked      | 4    | the upstream showed a block page (captcha, HTML for JSON, 403: stat ``finews/blocked``) even once, or list answers unusable (refused, changed shape), or new items were listed and nothing could be archived |
 | partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
@@ -42,11 +42,24 @@ def outcome(
 
     if finish_reason != "finished":
         return Outcome("failed", (f"finish reason {finish_reason}",))
+    if fatal := stats.get("finews/fatal"):
+        return Outcome("failed", (str(fatal),))
+    if n("spider_exceptions/count"):
+        kinds = ", ".join(
+            f"{k.rsplit('/', 1)[1]} {int(v)}"
+            for k, v in sorted(stats.items())
+            if k.startswith("spider_exceptions/") and k != "spider_exceptions/count"
+        )
+        return Outcome("failed", (f"{n('spider_exceptions/count')} callbacks raised ({kinds})",))
+    if n("finews/index/errors"):
+        return Outcome("failed", (f"{n('finews/index/errors')} database writes failed",))
     indexed = n("finews/index/archived") + n("finews/index/updated")
     to_index = (
         n("finews/validate/ok")
         - n("finews/dedupe/dropped_in_run")
         - n("finews/dedupe/dropped_archived")
+        # Nothing left after cleaning: a recorded failure, not a lost row.
+        - n("finews/clean/empty")
     )
     if to_index > indexed:
         # Articles were fetched but not all reached the database.

@@ -49,6 +49,12 @@ FINEWS_REFRESH_EVERY = 6.0
 FINEWS_POSTS_KEEP_DAYS = 0
 # Database rows written per transaction.
 FINEWS_DB_BATCH = 100
+# ... and at least every this many seconds, so the database shows a slow run
+# while it runs and a kill loses at most these seconds of rows.
+FINEWS_DB_COMMIT_SECONDS = 2.0
+# Database backups `scrapy rebuild` keeps (numbered, never overwritten; the
+# oldest beyond this many are deleted).
+FINEWS_REBUILD_BACKUPS = 5
 # Worker processes for the pipelines' CPU-heavy work (cleaning, Markdown,
 # WARC records, file writes), so a crawl uses a second core. 0 = on threads of
 # the crawl process (same output). See crawler/workers.py.
@@ -175,6 +181,9 @@ EXTENSIONS = {
 # Applies FINEWS_RENDER: scrapy-playwright's handler, launch options and
 # context recycling when a browser is to be used.
 ADDONS = {"crawler.browser.addon.RenderAddon": 0}
+
+# A failing or dropped item logged as one line, never whole (crawler/logformat.py).
+LOG_FORMATTER = "crawler.logformat.FinewsLogFormatter"
 
 # `scrapy crawl` is finews's own (lock, exit codes); `scrapy rebuild` too.
 COMMANDS_MODULE = "crawler.commands"

@@ -2,8 +2,9 @@
 and, for a changed body, an ``article_versions`` row), a ``failures`` row per
 recorded failure, ``column_state`` from ``ListProgress``; the writes are
 ``crawler.store.writes``. Rows are upserted by ``info_code`` in batches, each in
-one transaction after one ``syncfs``: this is the last stage, so a row means
-the snapshot and the post are on disk.
+one transaction after one ``syncfs`` (by count, FINEWS_DB_BATCH, or by time,
+FINEWS_DB_COMMIT_SECONDS): this is the last stage, so a row means the
+snapshot and the post are on disk.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class IndexPipeline:
     page's progress must not hold back its next request), so memory stays
     bounded. A failed write is logged and counted, and the run ends "failed".
 
-    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_WORKERS. Stats:
+    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_DB_COMMIT_SECONDS, FINEWS_WORKERS. Stats:
     ``finews/index/archived``, ``finews/index/updated``,
     ``finews/index/failures``, ``finews/index/errors``.
     """
@@ -54,6 +55,7 @@ class IndexPipeline:
         self.lane = lane
         self.pending: list[dict[str, Any]] = []
         self.writes: deque[asyncio.Task[None]] = deque()
+        self.ticker: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -64,6 +66,15 @@ class IndexPipeline:
         # Opened (schema checked, migrated) before the first item, so a broken
         # database fails the run at its start.
         connect(self.cfg.db_path).close()
+        self.ticker = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        """Commit what is waiting every FINEWS_DB_COMMIT_SECONDS: a slow run's
+        rows show in the database while it runs, and a kill loses at most
+        those seconds (the next run fetches them again: ``finews/snapshot/repaired``)."""
+        while True:
+            await asyncio.sleep(self.cfg.db_commit_seconds)
+            self.flush()
 
     async def written(self) -> None:
         """Every write queued so far is done (or has failed and been counted)."""
@@ -71,6 +82,8 @@ class IndexPipeline:
             await self.writes.popleft()
 
     async def close_spider(self) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
         self.flush()
         await self.written()
         try:
@@ -105,16 +118,21 @@ class IndexPipeline:
         elif fn is write_failure_at:
             self.stats.inc_value("finews/index/failures")
 
+    def _record_failure(self, item: Failure) -> None:
+        run_id = self.stats.get_value("finews/run_id")
+        self._submit(write_failure_at, self.db_path, self.archive, item, run_id, utc_now())
+
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
+            for failure in item.failures:  # met on the way, did not stop it
+                self._record_failure(failure)
             self.pending.append(article_row(item))
             if len(self.pending) >= self.cfg.db_batch:
                 self.flush()
         elif isinstance(item, ListProgress):
             self._submit(write_progress_at, self.db_path, item)
         elif isinstance(item, Failure):
-            run_id = self.stats.get_value("finews/run_id")
-            self._submit(write_failure_at, self.db_path, self.archive, item, run_id, utc_now())
+            self._record_failure(item)
         if len(self.writes) > self.MAX_WAITING:
             await asyncio.wait([self.writes[0]])
         return item

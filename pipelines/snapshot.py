@@ -3,11 +3,14 @@
 Where each file goes and what it holds: :mod:`crawler.transform.snapshots`;
 the records themselves: :mod:`crawler.transform.warc` (warcio). List answers
 are written once however many articles they list; an article's refresh
-appends to its file; failures with responses get a file of their own.
+appends to its file, as does any later fetch (a file is never rewritten; a
+damaged one is moved to ``raw/damaged/``, recorded as a failure of the
+article, and a new file started); failures with responses get a file of their own.
 
 Settings: FINEWS_ARCHIVE_DIR, FINEWS_WORKERS. Stats: ``finews/snapshot/articles``,
 ``finews/snapshot/unchanged``, ``finews/snapshot/lists``, ``finews/snapshot/failures``,
-``finews/snapshot/bytes``.
+``finews/snapshot/bytes``, ``finews/snapshot/damaged``, ``finews/snapshot/repaired``
+(an article on disk without its row, fetched again).
 """
 
 from __future__ import annotations
@@ -89,11 +92,29 @@ class SnapshotPipeline:
                 self._inc("unchanged")
                 return item
             metadata = article_metadata(item, list_paths)
-            size = await self.workers.run(
-                write_article_snapshot, path, adapter["body_responses"], metadata
+            lost_row = not adapter["refresh"] and path.exists()
+            size, damage = await self.workers.run(
+                write_article_snapshot, path, adapter["body_responses"], metadata, self.root
             )
             if size:
                 self._inc("bytes", size)
+            if damage:
+                # The damaged file is kept in raw/damaged/; the article goes on
+                # in a new file, and the damage is recorded with it.
+                self._inc("damaged")
+                adapter["failures"].append(
+                    Failure(
+                        stage="snapshot",
+                        reason=damage,
+                        url=adapter["source_url"],
+                        info_code=adapter["info_code"],
+                        detail=relpath,
+                    )
+                )
+            elif lost_row:
+                # On disk but not in the database (a run killed before its
+                # commit, a lost database): this fetch repairs the row.
+                self._inc("repaired")
             adapter["snapshot"] = relpath
             self._inc("articles")
         elif isinstance(item, Failure):

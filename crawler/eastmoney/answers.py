@@ -17,16 +17,26 @@ JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
 SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
-def loads_answer(text: str) -> Any:
-    """The answer's JSON document, JSONP unwrapped; ValueError when it is neither."""
-    text = text.strip().lstrip("\ufeff")
+def _loads(text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        # Nested deeper than Python's stack (a 100,000-deep list): not an
+        # answer, an unusable one, like any other malformed JSON.
+        raise ValueError("JSON nested too deep") from None
+
+
+def loads_answer(text: str) -> Any:
+    """The answer's JSON document, JSONP unwrapped; ValueError when it is neither
+    (absurdly deep nesting included)."""
+    text = text.strip().lstrip("\ufeff")
+    try:
+        return _loads(text)
     except ValueError:
         m = JSONP_RE.match(text)
         if not m:
             raise
-        return json.loads(m.group(1))
+        return _loads(m.group(1))
 
 
 def field_text(value: Any) -> str:

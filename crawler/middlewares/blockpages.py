@@ -12,14 +12,13 @@ Settings: FINEWS_BLOCK_MARKERS (through the caller's ``markers``).
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
 from crawler.eastmoney import urls
-from crawler.eastmoney.answers import JSONP_RE
+from crawler.eastmoney.answers import loads_answer
 
 #: Text that marks a captcha or block page (matched in HTML pages without a content
 #: container such as ``#ContentBody``, so an article *about* 验证码 is not a block page).
@@ -61,20 +60,13 @@ def expects_json(url: str) -> bool:
 
 
 def looks_like_json(text: str) -> bool:
-    """True when ``text`` parses as JSON or as JSONP around JSON."""
-    text = text.strip().lstrip("\ufeff")
+    """True when ``text`` parses as JSON or as JSONP around JSON (not when it is
+    nested too deep to parse: that answer is unusable, not a failed download)."""
     try:
-        json.loads(text)
-        return True
+        loads_answer(text)
     except ValueError:
-        m = JSONP_RE.match(text)
-        if not m:
-            return False
-        try:
-            json.loads(m.group(1))
-        except ValueError:
-            return False
-        return True
+        return False
+    return True
 
 
 def block_kind(

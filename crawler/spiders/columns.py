@@ -20,7 +20,7 @@ FINEWS_BODY_SOURCE, FINEWS_FAILURE_RETRY_HOURS, FINEWS_FAILURE_MAX_TRIES,
 FINEWS_REFRESH_HOURS, FINEWS_REFRESH_EVERY.
 Stats: ``finews/list/pages``, ``finews/list/entries``, ``finews/list/cfh_skipped``,
 ``finews/list/rejected``, ``finews/list/errors``, ``finews/list/unreachable``,
-``finews/list/stopped_known``, ``finews/dedupe/failed_recently``,
+``finews/list/stopped_known``, ``finews/list/duplicates_in_page``, ``finews/dedupe/failed_recently``,
 ``finews/refresh/requested``, ``finews/backfill/outside`` (and ``ListedArticles``'s).
 """
 
@@ -218,6 +218,9 @@ class ColumnsSpider(ListedArticles):
             )
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
+        if twice := len(entries) - len({e.info_code for e in entries}):
+            # The same code listed again on one page: requested once, counted.
+            self.inc("list/duplicates_in_page", twice)
         self.inc("list/entries", len(result.entries))
         oldest = walk.oldest_time(e.show_time for e in result.entries)
         codes = [e.info_code for e in entries]

@@ -5,8 +5,9 @@
 * an article: ``raw/articles/YYYY/MM/<infoCode>.warc.gz`` holding a
   ``metadata`` record (:func:`article_metadata`: columns, the list snapshots it
   came from, the fields that came from the list) and a ``response`` record per
-  body response (page, Choice text, failed attempts too). A refresh appends to
-  the same file, so the file is the article's whole history;
+  body response (page, Choice text, failed attempts too). Every later fetch
+  appends to the same file (never rewritten), so the file is the article's
+  whole history; a damaged one is moved to ``raw/damaged/`` and kept;
 * failures: ``raw/failures/YYYY/MM/DD/<sha1>.warc.gz``.
 
 The URLs are Eastmoney's canonical ones, whatever origin served them. The
@@ -16,18 +17,20 @@ posts and rows from ``raw/`` alone. Pure, except :func:`write_article_snapshot`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from crawler.files import atomic_write
 from crawler.items import Article, Failure, Fetched
-from crawler.transform.warc import warc_bytes
+from crawler.transform.warc import warc_bytes, warc_damage
 
 __all__ = [
     "article_metadata",
     "article_snapshot_path",
     "failure_snapshot_path",
     "list_snapshot_path",
+    "move_damaged",
     "unchanged",
     "write_article_snapshot",
 ]
@@ -77,13 +80,52 @@ def unchanged(article: Article) -> bool:
     ) == sorted(set(article.previous_column_ids))
 
 
-def write_article_snapshot(path: Path, responses: list[Fetched], metadata: dict[str, Any]) -> int:
-    """Write an article's WARC (a refresh appends to the file it already has);
-    returns the bytes written, 0 when the file already held them. Runs in a
-    worker process (crawler.workers) when FINEWS_WORKERS > 0."""
+def damaged_path(root: Path, path: Path, stamp: str) -> Path:
+    """Where a damaged snapshot file is moved: ``raw/damaged/<its path under
+    raw/>.<stamp>`` (``.<n>`` added if taken), never over another file."""
+    rel = path.relative_to(root / "raw") if path.is_relative_to(root / "raw") else Path(path.name)
+    target = root / "raw" / "damaged" / f"{rel}.{stamp}"
+    n = 1
+    while target.exists():
+        target, n = root / "raw" / "damaged" / f"{rel}.{stamp}.{n}", n + 1
+    return target
+
+
+def move_damaged(root: Path, path: Path, stamp: str) -> str:
+    """Move a damaged snapshot aside (kept, never deleted); its new path under ``root``."""
+    target = damaged_path(root, path, stamp)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target.relative_to(root).as_posix()
+
+
+def write_article_snapshot(
+    path: Path, responses: list[Fetched], metadata: dict[str, Any], root: Path | None = None
+) -> tuple[int, str]:
+    """Append a fetch to an article's WARC; returns (bytes written, damage).
+
+    Append-only: an existing file is never rewritten from scratch (a crawl
+    that lost its database, or a refresh, adds a fetch after the ones there).
+    The file is first checked to read whole (:func:`warc_damage`): behind a
+    cut member warcio could not reach the new fetch, so a damaged file is
+    moved to ``raw/damaged/`` (``root`` is the archive directory), a new file
+    started, and ``damage`` says what was found and where it went ("" when
+    nothing was wrong). The write itself is atomic (old bytes + new members
+    via a temp file): a kill mid-append leaves the old file as it was. Runs
+    in a worker process (crawler.workers) when FINEWS_WORKERS > 0.
+    """
     data = warc_bytes(responses, metadata)
-    if metadata.get("refresh") and path.exists():
-        # Appending whole gzip members keeps one valid WARC file.
+    damage = ""
+    try:
         old = path.read_bytes()
-        data = old + data if not old.endswith(data) else old
-    return len(data) if atomic_write(path, data, durable=False) else 0
+    except FileNotFoundError:
+        old = b""
+    if old and (reason := warc_damage(old)):
+        stamp = (metadata.get("fetched_at") or "undated").replace(":", "")
+        moved = move_damaged(root or path.parent, path, stamp)
+        damage = f"damaged snapshot {reason}; moved to {moved}"
+        old = b""
+    if old:
+        # Whole gzip members appended keep one valid WARC file.
+        data = old if old.endswith(data) else old + data
+    return (len(data) if atomic_write(path, data, durable=False) else 0), damage

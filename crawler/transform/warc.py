@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "record_id",
     "response_headers",
     "warc_bytes",
+    "warc_damage",
     "warc_date",
 ]
 
@@ -170,3 +172,58 @@ def read_warc(path: Path) -> Iterator[SnapshotRecord]:
                 headers=headers,
                 body=rec.content_stream().read(),
             )
+
+
+def _members_damage(data: bytes) -> str:
+    """Why the gzip members of ``data`` are not all whole (CRC, length, end), or ""."""
+    offset = 0
+    rest = data
+    while rest:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            member.decompress(rest)
+        except zlib.error as e:
+            return f"gzip member at byte {offset} is corrupt ({e})"
+        if not member.eof:
+            return f"cut inside the gzip member at byte {offset} (file is {len(data)} bytes)"
+        offset += len(rest) - len(member.unused_data)
+        rest = member.unused_data
+    return ""
+
+
+def warc_damage(data: bytes, article: bool = True) -> str:
+    """Why ``data`` is not a whole snapshot file, or "" when it reads whole.
+
+    Whole means: every gzip member complete (warcio silently stops at, or
+    returns a short body for, a cut member), every record's block as long as
+    its ``Content-Length``, and (``article``) a ``metadata`` record with an
+    infoCode first and at least one response after each metadata record (a
+    fetch always has a body response); a list or failure file holds at least
+    one response.
+    """
+    if not data:
+        return "empty file"
+    if reason := _members_damage(data):
+        return reason
+    kinds: list[str] = []
+    try:
+        for rec in ArchiveIterator(io.BytesIO(data)):
+            declared = int(rec.rec_headers.get_header("Content-Length") or -1)
+            block = rec.raw_stream.read()
+            if len(block) != declared:
+                return f"record {len(kinds) + 1} holds {len(block)} of {declared} bytes"
+            if rec.rec_type == "metadata":
+                meta = json.loads(block)
+                if not isinstance(meta, dict) or not str(meta.get("info_code", "")):
+                    return f"record {len(kinds) + 1}: metadata without an infoCode"
+            kinds.append(rec.rec_type)
+    except Exception as e:  # anything warcio cannot parse is damage, named
+        return f"unreadable after {len(kinds)} records ({type(e).__name__}: {e})"[:300]
+    if not article:
+        return "" if "response" in kinds else "no response record"
+    if not kinds or kinds[0] != "metadata":
+        return "does not start with a metadata record"
+    for i, kind in enumerate(kinds):
+        if kind == "metadata" and (i + 1 == len(kinds) or kinds[i + 1] != "response"):
+            return f"metadata record {i + 1} has no response after it"
+    return ""
