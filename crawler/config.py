@@ -46,6 +46,12 @@ def parse_column_ids(value: object, name: str) -> list[int]:
     return ids
 
 
+def _db_name(name: str) -> str:
+    if "/" in name or name in (".", ".."):
+        raise ConfigError(f"FINEWS_DB_NAME must be a file name in the archive, got {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class FinewsConfig:
     archive_dir: Path
@@ -84,9 +90,17 @@ class FinewsConfig:
     # FINEWS_DB_COMMIT_SECONDS; FINEWS_REBUILD_BACKUPS database backups kept.
     db_commit_seconds: float = 2.0
     rebuild_backups: int = 5
+    # FINEWS_DB_NAME: the database file in the archive (`scrapy rebuild` builds
+    # into a temporary one and swaps it in).
+    db_name: str = "finews.db"
 
     @property
     def db_path(self) -> Path:
+        return self.archive_dir / self.db_name
+
+    @property
+    def live_db_path(self) -> Path:
+        """The archive's database, whatever FINEWS_DB_NAME a rebuild writes to."""
         return self.archive_dir / "finews.db"
 
     @classmethod
@@ -143,6 +157,7 @@ class FinewsConfig:
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
             db_commit_seconds=max(0.1, settings.getfloat("FINEWS_DB_COMMIT_SECONDS", 2.0)),
             rebuild_backups=max(1, settings.getint("FINEWS_REBUILD_BACKUPS", 5)),
+            db_name=_db_name(settings.get("FINEWS_DB_NAME") or "finews.db"),
         )
 
     def share_url_for(self, info_code: str) -> str:

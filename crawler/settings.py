@@ -55,6 +55,9 @@ FINEWS_DB_COMMIT_SECONDS = 2.0
 # Database backups `scrapy rebuild` keeps (numbered, never overwritten; the
 # oldest beyond this many are deleted).
 FINEWS_REBUILD_BACKUPS = 5
+# The database's file name in the archive (`scrapy rebuild` builds into a
+# temporary one, then swaps it in).
+FINEWS_DB_NAME = "finews.db"
 # Worker processes for the pipelines' CPU-heavy work (cleaning, Markdown,
 # WARC records, file writes), so a crawl uses a second core. 0 = on threads of
 # the crawl process (same output). See crawler/workers.py.

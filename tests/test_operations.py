@@ -284,8 +284,13 @@ def test_rebuild_reproduces_posts_and_rows(tmp_path: Path) -> None:
         ).fetchall()
         == versions
     )
-    assert db.execute("SELECT count(*) FROM crawl_runs").fetchone() == runs
+    # The history is kept, and the rebuild's own run row after it.
+    assert db.execute("SELECT count(*) FROM crawl_runs").fetchone() == (runs[0] + 1,)
+    assert db.execute(
+        "SELECT spider, status FROM crawl_runs ORDER BY id DESC LIMIT 1"
+    ).fetchone() == ("rebuild", "ok")
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert [p.name[:15] for p in (archive / "_backups").iterdir()] == ["finews.db.0001."]
 
 
 def test_unreachable_upstream_exit_code(tmp_path: Path) -> None:

@@ -1,13 +1,15 @@
 """``scrapy rebuild`` (or ``scrapy crawl rebuild``): the archive from its WARC snapshots alone.
 
-Makes no request. Every ``raw/articles/**/*.warc.gz`` holds, per fetch, a
+Makes no request and starts no browser. Every ``raw/articles/**/*.warc.gz`` holds, per fetch, a
 metadata record and the body responses; each such group becomes an Article
 again (body re-parsed from the archived response) and goes through the same
 pipelines as a crawl, so posts and rows are what a crawl would write — byte
 for byte, or better after the cleaner improved. Snapshots are not rewritten.
 
-Stats: ``finews/rebuild/files``, ``finews/rebuild/versions``,
-``finews/rebuild/unreadable``.
+A file that does not read whole is not rebuilt from (see RebuildSpider).
+The database it writes is FINEWS_DB_NAME (the ``rebuild`` command's
+temporary one). Stats: ``finews/rebuild/files``, ``finews/rebuild/versions``,
+``finews/rebuild/unreadable`` (damaged files).
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy.http import Headers, TextResponse
 from scrapy.responsetypes import responsetypes
 
 from crawler.eastmoney.choice import parse_choice_text
+from crawler.eastmoney.ids import INFO_CODE_RE
 from crawler.eastmoney.pages import parse_article_page
 from crawler.eastmoney.rendered import parse_rendered_share
 from crawler.eastmoney.urls import article_url, column_name
 from crawler.items import Article, Failure, Fetched
 from crawler.spiders.base import ArchiveSpider
-from crawler.transform.warc import SnapshotRecord, read_warc
+from crawler.transform.warc import SnapshotRecord, read_warc, warc_damage
 
 
 def _fetched(record: SnapshotRecord) -> Fetched:
@@ -94,39 +97,75 @@ def body_from(meta: dict[str, Any], responses: list[SnapshotRecord]) -> str:
     return ""
 
 
+def info_code_of(path: Path) -> str:
+    """The infoCode an article snapshot's file name gives ("" if none)."""
+    name = path.name.removesuffix(".warc.gz")
+    return name if INFO_CODE_RE.match(name) else ""
+
+
 class RebuildSpider(ArchiveSpider):
+    """Every snapshot file read whole first (:func:`warc_damage`): a damaged
+    one yields no article (a good row or post must never be replaced by what a
+    cut file gives), only a ``rebuild`` failure naming it; ``damaged`` lists
+    them and ``expected`` the infoCodes of the whole files, for the rebuild
+    command's check before it swaps the new database in."""
+
     name = "rebuild"
+    # What a rebuild reads: (directory under the archive, the method turning
+    # one whole file into items). A new kind of record adds a line here.
+    sources: ClassVar[tuple[tuple[str, str], ...]] = (("raw/articles", "articles_from"),)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected: set[str] = set()
+        self.damaged: list[dict[str, str]] = []
 
     async def start(self) -> AsyncIterator[Any]:
         root = self.cfg.archive_dir
-        for path in sorted((root / "raw" / "articles").rglob("*.warc.gz")):
-            self.inc("rebuild/files")
-            relpath = path.relative_to(root).as_posix()
-            try:
-                groups = list(versions_in(path))
-            except Exception as exc:  # a damaged file is reported, not fatal
-                self.inc("rebuild/unreadable")
-                yield Failure(stage="rebuild", reason=f"unreadable snapshot: {exc}", detail=relpath)
-                continue
-            for n, (meta, responses) in enumerate(groups):
-                self.inc("rebuild/versions")
-                info_code = meta["info_code"]
-                article = Article(
-                    info_code=info_code,
-                    code=meta.get("code", info_code[2:]),
-                    title=meta.get("title", ""),
-                    published=meta.get("published", ""),
-                    media=meta.get("media", ""),
-                    summary=meta.get("summary", ""),
-                    column_ids=list(meta.get("column_ids", [])),
-                    source_url=article_url(info_code[2:]),
-                    share_url=self.cfg.share_url_for(info_code),
-                    body_html=body_from(meta, responses),
-                    body_source=meta.get("body_source", ""),
-                    body_responses=[_fetched(r) for r in responses],
-                    fetched_at=meta.get("fetched_at", ""),
-                    refresh=n > 0,
-                    snapshot=relpath,
-                )
-                article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
-                yield article
+        for directory, method in self.sources:
+            for path in sorted((root / directory).rglob("*.warc.gz")):
+                self.inc("rebuild/files")
+                relpath = path.relative_to(root).as_posix()
+                try:
+                    reason = warc_damage(path.read_bytes())
+                except OSError as exc:
+                    reason = f"cannot read: {exc}"
+                if reason:
+                    self.inc("rebuild/unreadable")
+                    info_code = info_code_of(path)
+                    self.damaged.append({"path": relpath, "info_code": info_code, "reason": reason})
+                    yield Failure(
+                        stage="rebuild",
+                        reason=f"damaged snapshot: {reason}",
+                        info_code=info_code,
+                        detail=relpath,
+                    )
+                    continue
+                for item in getattr(self, method)(path, relpath):
+                    yield item
+
+    def articles_from(self, path: Path, relpath: str) -> Iterator[Any]:
+        """An article snapshot (whole): an Article per fetch it records."""
+        for n, (meta, responses) in enumerate(versions_in(path)):
+            self.inc("rebuild/versions")
+            info_code = meta["info_code"]
+            self.expected.add(info_code)
+            article = Article(
+                info_code=info_code,
+                code=meta.get("code", info_code[2:]),
+                title=meta.get("title", ""),
+                published=meta.get("published", ""),
+                media=meta.get("media", ""),
+                summary=meta.get("summary", ""),
+                column_ids=list(meta.get("column_ids", [])),
+                source_url=article_url(info_code[2:]),
+                share_url=self.cfg.share_url_for(info_code),
+                body_html=body_from(meta, responses),
+                body_source=meta.get("body_source", ""),
+                body_responses=[_fetched(r) for r in responses],
+                fetched_at=meta.get("fetched_at", ""),
+                refresh=n > 0,
+                snapshot=relpath,
+            )
+            article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
+            yield article

@@ -207,7 +207,7 @@ def warc_damage(data: bytes, article: bool = True) -> str:
         return reason
     kinds: list[str] = []
     try:
-        for rec in ArchiveIterator(io.BytesIO(data)):
+        for rec in ArchiveIterator(io.BytesIO(data), no_record_parse=True):
             declared = int(rec.rec_headers.get_header("Content-Length") or -1)
             block = rec.raw_stream.read()
             if len(block) != declared:
