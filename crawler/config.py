@@ -46,6 +46,13 @@ def parse_column_ids(value: object, name: str) -> list[int]:
     return ids
 
 
+def rebuild_overrides(temp_db_name: str) -> dict[str, str]:
+    """The settings ``scrapy rebuild`` runs its spider under: the temporary
+    database (FINEWS_DB_NAME), and no browser (FINEWS_RENDER=never: offline,
+    so no Chromium to probe)."""
+    return {"FINEWS_DB_NAME": temp_db_name, "FINEWS_RENDER": "never"}
+
+
 def _db_name(name: str) -> str:
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"FINEWS_DB_NAME must be a file name in the archive, got {name!r}")

@@ -1,11 +1,8 @@
-"""SQLite index: an ``articles`` row per article (with its search index entries
-and, for a changed body, an ``article_versions`` row), a ``failures`` row per
-recorded failure, ``column_state`` from ``ListProgress``; the writes are
-``crawler.store.writes``. Rows are upserted by ``info_code`` in batches, each in
-one transaction after one ``syncfs`` (by count, FINEWS_DB_BATCH, or by time,
-FINEWS_DB_COMMIT_SECONDS): this is the last stage, so a row means the
-snapshot and the post are on disk.
-"""
+"""SQLite index: ``articles`` rows (search entries, ``article_versions``),
+``failures`` rows, ``column_state`` (writes: ``crawler.store.writes``). Rows are
+upserted in batches (FINEWS_DB_BATCH rows, or every FINEWS_DB_COMMIT_SECONDS),
+each in one transaction after one ``syncfs``: this is the last stage, so a row
+means the snapshot and the post are on disk."""
 
 from __future__ import annotations
 
@@ -35,49 +32,39 @@ logger = logging.getLogger(__name__)
 
 class IndexPipeline:
     """The last stage. Every write runs in the ``index`` lane of crawler.workers
-    (one process, or one thread with FINEWS_WORKERS = 0): one writer, writes in
-    item order, SQLite and ``syncfs`` away from the reactor. An item waits only
-    when more than MAX_WAITING writes are under way (for the oldest; a list
-    page's progress must not hold back its next request), so memory stays
-    bounded. A failed write is logged and counted, and the run ends "failed".
-
-    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_DB_COMMIT_SECONDS, FINEWS_WORKERS. Stats:
-    ``finews/index/archived``, ``finews/index/updated``,
-    ``finews/index/failures``, ``finews/index/errors``.
-    """
+    (one writer, in item order, away from the reactor). An item waits only when
+    more than MAX_WAITING writes are under way, so memory stays bounded. A
+    failed write is logged (one line) and counted; the run ends "failed".
+    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_DB_COMMIT_SECONDS,
+    FINEWS_WORKERS. Stats: ``finews/index/archived``, ``finews/index/updated``,
+    ``finews/index/failures``, ``finews/index/errors``."""
 
     MAX_WAITING = 2
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig, lane: Workers) -> None:
         self.stats = crawler.stats
         self.cfg = cfg
-        self.db_path, self.archive = str(cfg.db_path), str(cfg.archive_dir)
-        self.lane = lane
+        self.db_path, self.archive, self.lane = str(cfg.db_path), str(cfg.archive_dir), lane
         self.pending: list[dict[str, Any]] = []
         self.writes: deque[asyncio.Task[None]] = deque()
         self.ticker: asyncio.Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
-        cfg = FinewsConfig.from_settings(crawler.settings)
-        return cls(crawler, cfg, Workers.for_crawler(crawler, lane="index"))
+        lane = Workers.for_crawler(crawler, lane="index")
+        return cls(crawler, FinewsConfig.from_settings(crawler.settings), lane)
 
     def open_spider(self) -> None:
-        # Opened (schema checked, migrated) before the first item, so a broken
-        # database fails the run at its start.
-        connect(self.cfg.db_path).close()
+        connect(self.cfg.db_path).close()  # a broken database fails the run at its start
         self.ticker = asyncio.ensure_future(self._tick())
 
-    async def _tick(self) -> None:
-        """Commit what is waiting every FINEWS_DB_COMMIT_SECONDS: a slow run's
-        rows show in the database while it runs, and a kill loses at most
-        those seconds (the next run fetches them again: ``finews/snapshot/repaired``)."""
+    async def _tick(self) -> None:  # rows show while a slow run runs; a kill loses seconds
         while True:
             await asyncio.sleep(self.cfg.db_commit_seconds)
             self.flush()
 
     async def written(self) -> None:
-        """Every write queued so far is done (or has failed and been counted)."""
+        """Every write queued so far is done (or failed, counted)."""
         while self.writes:
             await self.writes.popleft()
 
@@ -86,10 +73,9 @@ class IndexPipeline:
             self.ticker.cancel()
         self.flush()
         await self.written()
-        try:
-            # After every write (the lane keeps their order): nothing is left.
+        try:  # after every write (the lane keeps their order)
             await self.lane.run(close_database, self.db_path)
-        except Exception as e:  # the rows are written; a failed close loses nothing
+        except Exception as e:  # the rows are written: a failed close loses nothing
             logger.warning("closing the index database failed: %s", e)
 
     def flush(self) -> None:
@@ -98,8 +84,7 @@ class IndexPipeline:
             self._submit(write_rows_at, self.db_path, self.archive, rows)
 
     def _submit(self, fn: Any, *args: Any) -> None:
-        """Queue a write; the tasks start in the order they are made, so the lane
-        receives the writes in item order."""
+        """Queue a write (tasks start in order made: the lane gets item order)."""
         while self.writes and self.writes[0].done():
             self.writes.popleft()
         self.writes.append(asyncio.ensure_future(self._write(fn, *args)))
@@ -108,19 +93,18 @@ class IndexPipeline:
         try:
             done = await self.lane.run(fn, *args)
         except Exception as e:
-            self.stats.inc_value("finews/index/errors")
-            logger.error("index write failed: %s", e, exc_info=e)
+            self.stats.inc_value("finews/index/errors")  # one line each (a full disk: many)
+            logger.error("index write failed: %s: %s", type(e).__name__, e)
             return
         if fn is write_rows_at:
-            inserted, updated = done
-            self.stats.inc_value("finews/index/archived", inserted)
-            self.stats.inc_value("finews/index/updated", updated)
+            self.stats.inc_value("finews/index/archived", done[0])
+            self.stats.inc_value("finews/index/updated", done[1])
         elif fn is write_failure_at:
             self.stats.inc_value("finews/index/failures")
 
     def _record_failure(self, item: Failure) -> None:
-        run_id = self.stats.get_value("finews/run_id")
-        self._submit(write_failure_at, self.db_path, self.archive, item, run_id, utc_now())
+        run = self.stats.get_value("finews/run_id")
+        self._submit(write_failure_at, self.db_path, self.archive, item, run, utc_now())
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):

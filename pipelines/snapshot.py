@@ -103,17 +103,9 @@ class SnapshotPipeline:
                 # in a new file, and the damage is recorded with it.
                 self._inc("damaged")
                 adapter["failures"].append(
-                    Failure(
-                        stage="snapshot",
-                        reason=damage,
-                        url=adapter["source_url"],
-                        info_code=adapter["info_code"],
-                        detail=relpath,
-                    )
+                    Failure.of_article(adapter, "snapshot", damage, responses=[])
                 )
-            elif lost_row:
-                # On disk but not in the database (a run killed before its
-                # commit, a lost database): this fetch repairs the row.
+            elif lost_row:  # on disk, not in the database (killed before the commit)
                 self._inc("repaired")
             adapter["snapshot"] = relpath
             self._inc("articles")

@@ -30,7 +30,7 @@ import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 
-from crawler.config import ConfigError, FinewsConfig
+from crawler.config import ConfigError, FinewsConfig, rebuild_overrides
 from crawler.outcome import EXIT_CODES
 from crawler.runlock import ArchiveLock, ArchiveLocked
 from crawler.store import rebuilddb
@@ -51,8 +51,8 @@ class Command(ScrapyCrawl):
         super().process_options(args, opts)
         assert self.settings is not None
         # The spider writes the temporary database, offline: no browser to probe.
-        self.settings.set("FINEWS_DB_NAME", rebuilddb.TEMP_NAME, priority="cmdline")
-        self.settings.set("FINEWS_RENDER", "never", priority="cmdline")
+        for name, value in rebuild_overrides(rebuilddb.TEMP_NAME).items():
+            self.settings.set(name, value, priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process and self.settings is not None

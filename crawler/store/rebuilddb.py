@@ -101,9 +101,7 @@ def seed_history(old_path: Path, new_path: Path) -> list[str]:
                 con.execute("BEGIN")
                 con.execute(f"DELETE FROM main.{table}")
                 if cols:
-                    con.execute(
-                        f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM old.{table}"
-                    )
+                    con.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM old.{table}")
                 con.execute("COMMIT")
             except sqlite3.DatabaseError as e:
                 if con.in_transaction:
