@@ -40,10 +40,10 @@ def outcome(
     def n(key: str) -> int:
         return int(stats.get(key, 0) or 0)
 
-    if finish_reason != "finished":
-        return Outcome("failed", (f"finish reason {finish_reason}",))
     if fatal := stats.get("finews/fatal"):
         return Outcome("failed", (str(fatal),))
+    if finish_reason != "finished":
+        return Outcome("failed", (f"finish reason {finish_reason}",))
     if n("spider_exceptions/count"):
         kinds = ", ".join(
             f"{k.rsplit('/', 1)[1]} {int(v)}"

@@ -14,14 +14,9 @@ from typing import TYPE_CHECKING, Any
 from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.items import Article, Failure, ListProgress
+from crawler.store import writes
 from crawler.store.schema import connect
-from crawler.store.writes import (
-    article_row,
-    close_database,
-    write_failure_at,
-    write_progress_at,
-    write_rows_at,
-)
+from crawler.store.writes import article_row, write_failure_at, write_rows_at
 from crawler.workers import Workers
 
 if TYPE_CHECKING:
@@ -47,7 +42,7 @@ class IndexPipeline:
         self.db_path, self.archive, self.lane = str(cfg.db_path), str(cfg.archive_dir), lane
         self.pending: list[dict[str, Any]] = []
         self.writes: deque[asyncio.Task[None]] = deque()
-        self.ticker: asyncio.Future[None] | None = None
+        self.ticker: asyncio.Future[None] | None = None  # commits by time (open_spider)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -74,7 +69,7 @@ class IndexPipeline:
         self.flush()
         await self.written()
         try:  # after every write (the lane keeps their order)
-            await self.lane.run(close_database, self.db_path)
+            await self.lane.run(writes.close_database, self.db_path)
         except Exception as e:  # the rows are written: a failed close loses nothing
             logger.warning("closing the index database failed: %s", e)
 
@@ -103,8 +98,8 @@ class IndexPipeline:
             self.stats.inc_value("finews/index/failures")
 
     def _record_failure(self, item: Failure) -> None:
-        run = self.stats.get_value("finews/run_id")
-        self._submit(write_failure_at, self.db_path, self.archive, item, run, utc_now())
+        run, at = self.stats.get_value("finews/run_id"), utc_now()
+        self._submit(write_failure_at, self.db_path, self.archive, item, run, at)
 
     async def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
@@ -114,7 +109,7 @@ class IndexPipeline:
             if len(self.pending) >= self.cfg.db_batch:
                 self.flush()
         elif isinstance(item, ListProgress):
-            self._submit(write_progress_at, self.db_path, item)
+            self._submit(writes.write_progress_at, self.db_path, item)
         elif isinstance(item, Failure):
             self._record_failure(item)
         if len(self.writes) > self.MAX_WAITING:

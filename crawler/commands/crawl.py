@@ -1,7 +1,10 @@
 """``scrapy crawl``, finews's way: one run per archive, meaningful exit codes.
 
-Takes the archive lock first (a second run exits at once with code 75), runs
-the spider, and exits with the run's code (:mod:`crawler.outcome`).
+Takes the archive lock first (a second run exits at once with code 75), checks
+the archive can be written and its database passes its quick check
+(:mod:`crawler.store.health`: else one line, a ``failed`` run where it can be
+recorded, exit 1), runs the spider, and exits with the run's code
+(:mod:`crawler.outcome`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from scrapy.exceptions import UsageError
 from crawler.config import ConfigError, FinewsConfig
 from crawler.outcome import EXIT_CODES
 from crawler.runlock import ArchiveLock, ArchiveLocked
+from crawler.store.health import archive_problem, record_failed_start
 
 
 class Command(ScrapyCrawl):
@@ -49,6 +53,17 @@ class Command(ScrapyCrawl):
         except ArchiveLocked as exc:
             print(f"finews: {exc}; not starting", file=sys.stderr)
             self.exitcode = EXIT_CODES["locked"]
+            return
+        except OSError as exc:  # no lock file (a full disk): one line, no traceback
+            print(f"finews: cannot lock {cfg.archive_dir}: {exc}; not starting", file=sys.stderr)
+            self.exitcode = EXIT_CODES["failed"]
+            return
+        if problem := archive_problem(cfg):
+            missed = record_failed_start(cfg, args[0], problem)
+            unwritten = f" ({' and '.join(missed)} not written)" if missed else ""
+            print(f"finews: {problem}; not starting{unwritten}", file=sys.stderr)
+            lock.release()
+            self.exitcode = EXIT_CODES["failed"]
             return
         try:
             crawler = self.crawler_process.create_crawler(args[0])

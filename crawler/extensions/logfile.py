@@ -10,10 +10,23 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 
 from scrapy.crawler import Crawler
 
 from crawler.config import FinewsConfig
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file, which a full disk turns off with one line (not a
+    "--- Logging error ---" traceback for every record)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        logging.getLogger().removeHandler(self)
+        print(
+            f"finews: {self.baseFilename} is not writable any more; the console goes on",
+            file=sys.stderr,
+        )
 
 
 class ArchiveLogFile:
@@ -23,7 +36,7 @@ class ArchiveLogFile:
         cfg = FinewsConfig.from_settings(crawler.settings)
         logs = cfg.archive_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _LogFile(
             logs / "finews.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
         handler.setLevel(cfg.log_file_level)

@@ -3,7 +3,9 @@
 ``CrawlRunRecorder``: a ``crawl_runs`` row per run, opened at start and closed
 with the run's counts, finish reason, status and exit code (see
 :mod:`crawler.outcome`); then ``<archive>/status.json``, a heartbeat a monitor
-can read. Rows left ``running`` by a killed run are marked ``killed``. At the
+can read. Rows left ``running`` by a killed run are marked ``killed``. When the
+record cannot be written (a full disk), the run is ``failed``, its row closed
+and ``status.json`` written as far as space allows, in one log line. At the
 end of a run, posts are rotated to ``old_post/`` when FINEWS_POSTS_KEEP_DAYS
 is set (:mod:`crawler.rotation`).
 Settings: FINEWS_ARCHIVE_DIR, FINEWS_MIN_COVERAGE, FINEWS_MAX_FAILED_SHARE,
@@ -14,7 +16,9 @@ run's counts (``finews/index/*``, ``finews/dedupe/*``, ``downloader/*``).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 from typing import Any
 
 from scrapy import Spider, signals
@@ -25,6 +29,7 @@ from crawler.config import FinewsConfig
 from crawler.files import atomic_write
 from crawler.outcome import outcome
 from crawler.rotation import rotate_posts
+from crawler.store.health import minimal_status
 from crawler.store.schema import connect
 
 
@@ -44,6 +49,14 @@ class CrawlRunRecorder:
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
+        try:
+            self.open_run(spider)
+        except (OSError, sqlite3.Error) as e:  # a full disk, a broken database
+            self.crawler.stats.set_value("finews/fatal", f"run row not written: {e}")
+            spider.logger.error("finews: cannot record the run (%s); stopping", e)
+            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="failed"))
+
+    def open_run(self, spider: Spider) -> None:
         db = connect(self.cfg.db_path)
         with db.atomic():
             db.execute(
@@ -56,6 +69,37 @@ class CrawlRunRecorder:
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        try:
+            self.close_run(spider, reason)
+        except (OSError, sqlite3.Error) as e:  # a full disk: one line, what can be kept
+            self.unrecorded(spider, reason, e)
+
+    def unrecorded(self, spider: Spider, reason: str, error: BaseException) -> None:
+        """The run's record could not be written: the run failed; its row is
+        closed and ``status.json`` written as far as space allows."""
+        why = f"run record not written: {error}"
+        self.crawler.stats.set_value("finews/status", "failed")
+        self.crawler.stats.set_value("finews/exit_code", 1)
+        run = {"id": self.run_id, "spider": spider.name, "finished_at": utc_now()}
+        run.update(status="failed", exit_code=1, finish_reason=reason, reasons=why)
+        missed = []
+        try:
+            con = sqlite3.connect(self.cfg.db_path, timeout=5)
+            with con:
+                con.execute(
+                    "UPDATE crawl_runs SET finished_at = ?, status = 'failed', exit_code = 1,"
+                    " finish_reason = ?, reasons = ? WHERE id = ?",
+                    [run["finished_at"], reason, why, self.run_id],
+                )
+            con.close()
+        except (OSError, sqlite3.Error):
+            missed.append("crawl_runs")
+        if not minimal_status(self.cfg, run):
+            missed.append("status.json")
+        unwritten = f" ({' and '.join(missed)} not written)" if missed else ""
+        spider.logger.error("finews run %s: failed (exit 1): %s%s", self.run_id, why, unwritten)
+
+    def close_run(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
         result = outcome(stats, reason, self.cfg.min_coverage, self.cfg.max_failed_share)
         self.crawler.stats.set_value("finews/status", result.status)
@@ -95,6 +139,10 @@ class CrawlRunRecorder:
             )
         write_status(db, self.cfg)
         db.close()
+        if repaired := stats.get("finews/snapshot/repaired"):
+            spider.logger.info(
+                "repaired %s articles on disk whose rows were missing (fetched again)", repaired
+            )
         if result.status == "ok":
             spider.logger.info("finews run %s: ok", self.run_id)
         else:
