@@ -92,6 +92,11 @@ class Article:
     absent_at_list: bool = False
     # Set by the dedupe stage for a refresh: what the archive holds now.
     previous_sha256: str = ""
+    # A refresh whose media or date differ from the published ones: what this
+    # fetch gave, by field (``media`` and ``published`` stay the published ones:
+    # the post's URL holds the media's slug and the date, so it never moves;
+    # the index stage records each change as a ``metadata_changes`` row).
+    changed: dict[str, str] = field(default_factory=dict)
     previous_column_ids: list[int] = field(default_factory=list)
     list_responses: list[Fetched] = field(default_factory=list)
     body_responses: list[Fetched] = field(default_factory=list)

@@ -23,19 +23,22 @@ from scrapy.exceptions import DropItem
 
 from crawler.config import FinewsConfig
 from crawler.items import Article
-from crawler.store.memory import archived_state
+from crawler.store.memory import archived_place, archived_state
 from crawler.store.schema import connect
 
 
 class DedupePipeline:
     """Drops an article seen in this run or archived (unless it is a refresh,
-    which gets the archived digest and columns). Settings: FINEWS_ARCHIVE_DIR.
-    Stats: ``finews/dedupe/dropped_in_run``, ``finews/dedupe/dropped_archived``."""
+    which gets the archived digest and columns, and keeps the published media
+    and date: ``changed``). Settings: FINEWS_ARCHIVE_DIR. Stats:
+    ``finews/dedupe/dropped_in_run``, ``finews/dedupe/dropped_archived``,
+    ``finews/dedupe/metadata_changed``."""
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.stats = crawler.stats
         self.cfg = cfg
         self.seen: set[str] = set()
+        self.places: dict[str, tuple[str, str]] = {}  # infoCode -> (media, published)
         self.db = None
 
     @classmethod
@@ -64,5 +67,14 @@ class DedupePipeline:
             raise DropItem(f"{info_code} is already archived", log_level="DEBUG")
         if state is not None:
             adapter["previous_sha256"], adapter["previous_column_ids"] = state
+        place = self.places.get(info_code)
+        if place is None and state is not None:
+            place = archived_place(self.db, info_code)
+        for name, published in zip(("media", "published"), place or (), strict=False):
+            if published and published != adapter[name]:
+                # The post's URL is made of these: it keeps the published ones.
+                adapter["changed"][name], adapter[name] = adapter[name], published
+                self.stats.inc_value("finews/dedupe/metadata_changed")
+        self.places.setdefault(info_code, (adapter["media"], adapter["published"]))
         self.seen.add(info_code)
         return item

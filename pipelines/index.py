@@ -105,6 +105,8 @@ class IndexPipeline:
         if isinstance(item, Article):
             for failure in item.failures:  # met on the way, did not stop it
                 self._record_failure(failure)
+            if item.changed:  # the post stays where it is; the change is a row
+                self._submit(writes.write_changes_at, self.db_path, writes.change_rows(item))
             self.pending.append(article_row(item))
             if len(self.pending) >= self.cfg.db_batch:
                 self.flush()

@@ -48,6 +48,15 @@ def archived_state(db: sqlite_utils.Database, info_code: str) -> tuple[str, list
     return (row[0] or "", _json_ids(row[1])) if row else None
 
 
+def archived_place(db: sqlite_utils.Database, info_code: str) -> tuple[str, str] | None:
+    """(media, published "YYYY-MM-DD HH:MM:SS") an archived article's post was
+    published under (its URL is made of them), or None."""
+    row = db.execute(
+        "SELECT media, published_at FROM articles WHERE info_code = ?", [info_code]
+    ).fetchone()
+    return (row[0] or "", (row[1] or "")[:19].replace("T", " ")) if row else None
+
+
 def column_states(db: sqlite_utils.Database, column_ids: list[int]) -> dict[int, tuple[bool, str]]:
     """column id -> (last walk finished cleanly, oldest showTime that walk reached)."""
     marks = ",".join("?" * len(column_ids))

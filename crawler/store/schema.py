@@ -84,6 +84,16 @@ CREATE TABLE IF NOT EXISTS article_versions (
     body_markdown TEXT,
     PRIMARY KEY (info_code, version)
 );
+-- A later fetch that gave other metadata than the published post (its media:
+-- the post's URL holds the media's slug, so the post stays where it is).
+CREATE TABLE IF NOT EXISTS metadata_changes (
+    info_code TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    field TEXT NOT NULL,
+    published TEXT,
+    fetched TEXT,
+    PRIMARY KEY (info_code, fetched_at, field)
+);
 CREATE TABLE IF NOT EXISTS column_state (
     column_id INTEGER PRIMARY KEY,
     clean INTEGER NOT NULL DEFAULT 0,

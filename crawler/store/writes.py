@@ -207,6 +207,26 @@ def write_rows_at(db_path: str, archive_dir: str, rows: list[dict[str, Any]]) ->
     return upsert_articles(_database(db_path), rows)
 
 
+def change_rows(article: Article) -> list[dict[str, Any]]:
+    """The ``metadata_changes`` rows of a refresh whose media or date changed."""
+    return [
+        {
+            "info_code": article.info_code,
+            "fetched_at": article.fetched_at,
+            "field": name,
+            "published": getattr(article, name),
+            "fetched": fetched,
+        }
+        for name, fetched in sorted(article.changed.items())
+    ]
+
+
+def write_changes_at(db_path: str, rows: list[dict[str, Any]]) -> None:
+    db = _database(db_path)
+    with db.atomic():
+        db["metadata_changes"].upsert_all(rows, pk=("info_code", "fetched_at", "field"))
+
+
 def write_progress_at(db_path: str, item: ListProgress) -> None:
     write_column_state(_database(db_path), item)
 

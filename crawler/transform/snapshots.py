@@ -66,18 +66,20 @@ def article_metadata(article: Article, list_paths: list[str]) -> dict[str, Any]:
         # From the list answer (or the page when there was none); kept so a
         # rebuild does not depend on finding the entry in a list snapshot.
         "title": article.title,
-        "published": article.published,
-        "media": article.media,
+        "published": article.changed.get("published", article.published),
+        "media": article.changed.get("media", article.media),  # what this fetch gave
         "summary": article.summary,
         "refresh": article.refresh,
     }
 
 
 def unchanged(article: Article) -> bool:
-    """A refreshed article whose body and columns are what the archive holds."""
-    return article.content_sha256 == article.previous_sha256 and sorted(
-        set(article.column_ids)
-    ) == sorted(set(article.previous_column_ids))
+    """A refreshed article whose body, columns and metadata are what the archive holds."""
+    return (
+        not article.changed
+        and article.content_sha256 == article.previous_sha256
+        and sorted(set(article.column_ids)) == sorted(set(article.previous_column_ids))
+    )
 
 
 def damaged_path(root: Path, path: Path, stamp: str) -> Path:
