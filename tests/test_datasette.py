@@ -746,9 +746,28 @@ def test_read_only(archive: Path) -> None:
     # No plugin that writes (datasette-write, -insert, -upload-csvs, …): add
     # a plugin here only after checking it cannot.
     plugins = get_json(archive, "/-/plugins.json")
-    assert {p["name"] for p in plugins} <= {"finews_search.py", "finews_facets.py"}
+    # finews_errors.py only turns an exception's status into 400.
+    assert {p["name"] for p in plugins} <= {
+        "finews_search.py",
+        "finews_facets.py",
+        "finews_errors.py",
+    }
     settings_ = get_json(archive, "/-/settings.json")
     assert {k: settings_[k] for k in SERVE_SETTINGS} == SERVE_SETTINGS
+
+
+def test_unknown_sort_column_is_the_askers_error(archive: Path) -> None:
+    """``?_sort=nosuch`` names no column: 400 with Datasette's message, not 500."""
+    html, as_json, fine = fetch(
+        archive,
+        "/finews/articles?_sort=nosuch",
+        "/finews/articles.json?_sort_desc=nosuch",
+        "/finews/articles.json?_sort=title&_shape=array",
+    )
+    assert html.status_code == 400 and "Cannot sort table by nosuch" in html.text
+    assert as_json.status_code == 400
+    assert as_json.json()["error"] == "Cannot sort table by nosuch"
+    assert fine.status_code == 200 and fine.json()
 
 
 def test_datasette_cli_get(archive: Path) -> None:
