@@ -29,6 +29,7 @@ from pathlib import Path
 from crawler.config import FinewsConfig
 from crawler.eastmoney.urls import article_url
 from crawler.spiders.rebuild import body_from, versions_in
+from crawler.store.health import database_check
 from crawler.transform.html.clean import clean_article
 from crawler.transform.markdown import html_to_markdown
 from crawler.transform.warc import warc_damage
@@ -90,8 +91,8 @@ def _check_rows(db_path: Path, report: Report) -> dict[str, tuple[str, str, str,
     try:
         con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
-            check = [r[0] for r in con.execute("PRAGMA integrity_check")]
-            if check != ["ok"]:
+            check = database_check(con, "integrity_check")
+            if check:
                 report.database += [f"integrity_check: {line}" for line in check[:20]]
             rows = con.execute(
                 "SELECT info_code, snapshot, post_path, content_sha256, share_url FROM articles"

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from crawler.clock import utc_now
+from crawler.store.health import database_check
 from crawler.store.schema import connect
 
 KEPT_TABLES = {"crawl_runs": "id", "failures": "id", "column_state": "column_id"}
@@ -153,8 +154,8 @@ def verify_rebuilt(
     problems: list[str] = []
     con = sqlite3.connect(f"file:{new_path}?mode=ro", uri=True)
     try:
-        check = [r[0] for r in con.execute("PRAGMA integrity_check")]
-        if check != ["ok"]:
+        check = database_check(con, "integrity_check")
+        if check:
             return [f"integrity_check: {'; '.join(check[:5])}"]
         rows = {r[0] for r in con.execute("SELECT info_code FROM articles")}
         failed = {
