@@ -113,10 +113,13 @@ def check_archive(cfg: FinewsConfig) -> Report:
     raw = root / "raw"
     whole: dict[str, str] = {}  # article infoCode -> its snapshot, read whole
     bad_files: set[str] = set()
+    aside = raw / "damaged"
+    report.moved_aside = sorted(
+        p.relative_to(root).as_posix() for p in aside.rglob("*") if p.is_file()
+    )
     for path in sorted(raw.rglob("*.warc.gz")) if raw.exists() else []:
         relpath = path.relative_to(root).as_posix()
         if relpath.startswith("raw/damaged/"):
-            report.moved_aside.append(relpath)
             continue
         report.files += 1
         is_article = relpath.startswith("raw/articles/")
