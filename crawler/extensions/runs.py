@@ -77,7 +77,7 @@ class CrawlRunRecorder:
     def unrecorded(self, spider: Spider, reason: str, error: BaseException) -> None:
         """The run's record could not be written: the run failed; its row is
         closed and ``status.json`` written as far as space allows."""
-        why = f"run record not written: {error}"
+        why = f"run record incomplete: {error}"
         self.crawler.stats.set_value("finews/status", "failed")
         self.crawler.stats.set_value("finews/exit_code", 1)
         run = {"id": self.run_id, "spider": spider.name, "finished_at": utc_now()}
