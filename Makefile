@@ -34,12 +34,13 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve reindex site chaos bench clean
+.PHONY: help install sysdeps crawl backfill rebuild check-archive demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
 	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351]"
 	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
+	@echo "make check-archive  report damaged snapshots, rows and posts that do not match them"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
@@ -83,6 +84,10 @@ backfill: install
 
 rebuild: install
 	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
+
+# Read every snapshot and the database; report damage (exit 1), change nothing.
+check-archive: install
+	$(SCRAPY) check-archive $(SCRAPY_SETTINGS)
 
 demo: install sysdeps
 	$(PY) -m tests.demo --dir $(DEMO_DIR) --site $(if $(REFUSE_JSON),--refuse-json)
