@@ -28,8 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scrapy.commands.crawl import Command as ScrapyCrawl
-
+from crawler.commands.crawl import Command as FinewsCrawl
 from crawler.config import ConfigError, FinewsConfig, rebuild_overrides
 from crawler.outcome import EXIT_CODES
 from crawler.runlock import ArchiveLock, ArchiveLocked
@@ -40,7 +39,7 @@ def say(message: str) -> None:
     print(f"finews: {message}", file=sys.stderr)
 
 
-class Command(ScrapyCrawl):
+class Command(FinewsCrawl):
     def syntax(self) -> str:
         return "[options]"
 
@@ -68,6 +67,10 @@ class Command(ScrapyCrawl):
         except ArchiveLocked as exc:
             say(f"{exc}; not starting (nothing was changed)")
             self.exitcode = EXIT_CODES["locked"]
+            return
+        except OSError as exc:  # no lock file (a full disk)
+            say(f"cannot lock {cfg.archive_dir}: {exc}; not starting (nothing was changed)")
+            self.exitcode = EXIT_CODES["failed"]
             return
         try:
             self.exitcode = self.transaction(cfg, opts)
