@@ -46,6 +46,64 @@ def parse_column_ids(value: object, name: str) -> list[int]:
     return ids
 
 
+#: The typed FINEWS_* settings: a value that is not of its kind is a ConfigError
+#: naming the setting, what it got and what it accepts (not a ValueError traceback).
+TYPED_SETTINGS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "FINEWS_PAGE_SIZE",
+            "FINEWS_MAX_PAGES",
+            "FINEWS_FAILURE_MAX_TRIES",
+            "FINEWS_DB_BATCH",
+            "FINEWS_POSTS_KEEP_DAYS",
+            "FINEWS_WORKERS",
+            "FINEWS_GC_THRESHOLD",
+            "FINEWS_BACKOFF_RECOVER",
+            "FINEWS_RENDER_RECYCLE_PAGES",
+            "FINEWS_BLOCKED_STOP_AFTER",
+        ),
+        "int",
+    ),
+    **dict.fromkeys(
+        (
+            "FINEWS_FAILURE_RETRY_HOURS",
+            "FINEWS_MIN_COVERAGE",
+            "FINEWS_REFRESH_HOURS",
+            "FINEWS_REFRESH_EVERY",
+            "FINEWS_MAX_FAILED_SHARE",
+            "FINEWS_BACKOFF_BASE",
+            "FINEWS_BACKOFF_MAX",
+            "FINEWS_MAX_RUN_MINUTES",
+            "FINEWS_BACKFILL_MAX_RUN_MINUTES",
+            "FINEWS_LOCK_QUIET_MINUTES",
+        ),
+        "float",
+    ),
+    **dict.fromkeys(("FINEWS_INCREMENTAL", "FINEWS_QUIET"), "bool"),
+}
+_ACCEPTS = {
+    "int": "a whole number >= 0",
+    "float": "a number >= 0",
+    "bool": "True/False, true/false or 1/0",
+}
+
+
+def check_types(settings: BaseSettings) -> None:
+    """Raise a one-line ConfigError for the first typed setting that does not parse."""
+    for name, kind in TYPED_SETTINGS.items():
+        value = settings.get(name)
+        if value is None or value == "":
+            continue
+        try:
+            number = {"int": settings.getint, "float": settings.getfloat, "bool": settings.getbool}[
+                kind
+            ](name)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}") from None
+        if kind != "bool" and number < 0:
+            raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class FinewsConfig:
     archive_dir: Path
@@ -80,6 +138,11 @@ class FinewsConfig:
     # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
     chromium: str = ""
     render_recycle_pages: int = 100
+    # Run budget and stops (crawler.extensions.budget, crawler.stopping, crawler.commands.crawl).
+    max_run_minutes: float = 4.0
+    backfill_max_run_minutes: float = 0.0
+    blocked_stop_after: int = 6
+    lock_quiet_minutes: float = 30.0
 
     @property
     def db_path(self) -> Path:
@@ -87,6 +150,7 @@ class FinewsConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> FinewsConfig:
+        check_types(settings)
         upstream = (settings.get("FINEWS_UPSTREAM") or "").strip().rstrip("/")
         if upstream:
             parts = urlsplit(upstream)
@@ -137,6 +201,12 @@ class FinewsConfig:
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
             chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
+            max_run_minutes=max(0.0, settings.getfloat("FINEWS_MAX_RUN_MINUTES", 4.0)),
+            backfill_max_run_minutes=max(
+                0.0, settings.getfloat("FINEWS_BACKFILL_MAX_RUN_MINUTES", 0.0)
+            ),
+            blocked_stop_after=max(0, settings.getint("FINEWS_BLOCKED_STOP_AFTER", 6)),
+            lock_quiet_minutes=max(0.0, settings.getfloat("FINEWS_LOCK_QUIET_MINUTES", 30.0)),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -47,6 +47,7 @@ from crawler.items import Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import as_list, fetched
 from crawler.spiders.listed import ListedArticles
+from crawler.stopping import StopCancelled
 from crawler.store.memory import column_states, oldest_retry_due_day, refresh_candidates
 
 
@@ -151,6 +152,9 @@ class ColumnsSpider(ListedArticles):
 
     @as_list
     def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
+        if failure.check(StopCancelled):
+            self.inc("stop/left")  # not sent: the next run lists it again
+            return
         request = failure.request
         self.inc("list/unreachable")
         reason = f"list request failed: {failure.getErrorMessage()[:300]}"
