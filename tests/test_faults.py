@@ -381,8 +381,9 @@ def test_domain_backoff_converges_under_a_steady_share_of_push_backs() -> None:
             state.success()
         floors.append(state.floor)
     late = floors[500:]
-    assert max(late) < 60.0  # never pinned at the cap
-    assert sum(late) / len(late) < 12.0  # equilibrium ~ base x 5 x 0.25 / 1.5 ~ 1.7 s (+ bursts)
+    # Not pinned at the cap (the old rule: 100 % of the time there after a few minutes).
+    assert sum(f >= 60.0 for f in late) / len(late) < 0.02
+    assert sum(late) / len(late) < 6.0  # equilibrium ~ base x 5 x 0.25 / 1.5 ~ 1.7 s (+ bursts)
     for _ in range(40):
         state.success()
     assert state.floor == 0.0  # push-backs over: back to full speed
@@ -426,7 +427,9 @@ def test_429_slows_every_slot_of_the_domain_and_honours_retry_after() -> None:
         assert slots[host].lastseen >= before + 30  # nothing goes out for 30 s
     assert slots["example.org"].delay == 0.25 and slots["example.org"].lastseen < before + 1
     # A host of the domain seen for the first time gets the penalty too.
-    answer(mw, CHOICE_URL, body=b'{"text":"<p>x</p>"}')
+    choice = ScrapyRequest(CHOICE_URL)
+    mw.process_request(choice)
+    crawler.engine.downloader.enqueue(choice)
     assert slots["choicewzp1.eastmoney.com"].delay == 0.5
     stats = crawler.stats.get_stats()
     assert stats["finews/backoff/retry_after"] == 1 and stats["finews/backoff/penalties"] == 1

@@ -168,7 +168,8 @@ class BackoffMiddleware:
             self.crawler.stats.max_value("finews/backoff/max_delay", state.floor)
         spider = self.crawler.spider
         if spider is not None:
-            spider.logger.warning(
+            # INFO: the log file has each; the console's summary counts them.
+            spider.logger.info(
                 "%s from %s: pausing %s for %.1fs, delay now %.1fs",
                 why,
                 request.meta.get(CANONICAL_KEY, request.url),
