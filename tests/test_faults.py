@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import random
 import time
 from collections.abc import Iterator
 from email.utils import formatdate

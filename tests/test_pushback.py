@@ -57,7 +57,9 @@ def rows(archive: Path, sql: str) -> list[tuple]:
         db.close()
 
 
-def run(archive: Path, replica: Replica, **settings: str) -> tuple[subprocess.CompletedProcess, float]:
+def run(
+    archive: Path, replica: Replica, **settings: str
+) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
     result = subprocess.run(
         crawl_command(archive, replica.url, settings={**SCALED, **settings}),

@@ -320,9 +320,11 @@ class FaultInjector:
     def _transient(self, key: str, attempt: int, json_route: bool) -> str:
         """The transient fault for the ``attempt``-th request of ``key`` ("" = none)."""
         f = self.faults
-        if ARTICLE_PATH.fullmatch(key.split("?", 1)[0]) and f.captcha_share > 0:
-            if _rng(f.seed, "captcha", key, attempt).random() < f.captcha_share:
-                return "captcha"
+        if (
+            ARTICLE_PATH.fullmatch(key.split("?", 1)[0])
+            and _rng(f.seed, "captcha", key, attempt).random() < f.captcha_share
+        ):
+            return "captcha"
         if _rng(f.seed, "unavailable", key, attempt).random() < f.unavailable_share:
             return "503"
         roll = _rng(f.seed, "transient", key, attempt).random()
