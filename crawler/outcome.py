@@ -91,7 +91,7 @@ def outcome(
         return Outcome("blocked", (f"{n('finews/list/errors')} unusable list answers",))
     wanted = n("finews/article/requested")
     done = n("finews/validate/ok")
-    if wanted and done == 0:
+    if wanted and done == 0 and n("finews/list/pages"):
         return Outcome("blocked", (f"{wanted} articles listed, none archived",))
     reasons = []
     if wanted and done / wanted < min_coverage:

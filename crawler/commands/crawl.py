@@ -40,7 +40,7 @@ class Command(ScrapyCrawl):
         try:
             quiet = FinewsConfig.from_settings(self.settings).quiet
         except ConfigError:
-            return  # reported by run()
+            quiet = True  # reported by run(), in one line
         if quiet or self.console_summary:
             # Before the crawler process configures logging: the console shows
             # warnings and errors only; the archive's log file keeps INFO.
