@@ -10,7 +10,7 @@ and exits with its status (:mod:`crawler.outcome`; 2 for a usage mistake):
     finews backfill --since YYYY-MM-DD [--until YYYY-MM-DD] [same options]
     finews rebuild | import | check   [same options; scrapy rebuild / import-archive / check-archive]
     finews serve    [--archive DIR] [--port 8001]   Datasette over the archive, read-only
-    finews site     [--archive DIR]                 Jekyll build into DIR/_site
+    finews site     [--archive DIR] [--if-changed]  Jekyll build into DIR/_site
     finews status   [--archive DIR]                 the last run, from DIR/status.json
     finews columns                                  the column ids finews knows
 
@@ -24,7 +24,9 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from crawler.eastmoney.urls import COLUMNS
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="console: trouble only (cron)")
     parser.add_argument("--since", help="backfill: first day, YYYY-MM-DD")
     parser.add_argument("--until", help="backfill: last day, YYYY-MM-DD")
+    parser.add_argument(
+        "--if-changed", action="store_true", help="site: build only when posts changed"
+    )
     parser.add_argument("--port", type=int, default=8001, help="serve: the port on 127.0.0.1")
     return parser
 
@@ -121,16 +126,33 @@ def serve(archive: Path, port: int, rest: list[str]) -> int:
     return 1  # not reached
 
 
-def site(archive: Path) -> int:
+def _newest_post(archive: Path) -> float:
+    """The newest modification time among the posts and category pages (0: none)."""
+    times = [0.0]
+    for folder, pattern in (("_posts", "*.md"), ("old_post", "*.md"), ("category", "*.html")):
+        times += [p.stat().st_mtime for p in (archive / folder).rglob(pattern)]
+    return max(times)
+
+
+def site(archive: Path, if_changed: bool) -> int:
+    """Jekyll build into ``<archive>/_site``; with ``if_changed`` only when posts changed
+    since the last build (``_site/.finews-built``), so cron can call it after every run."""
     if not (archive / "_config.yml").is_file():
         return _error(f"{archive} is not an archive (no _config.yml)")
     jekyll = shutil.which("jekyll")
     if jekyll is None:
         return _error("jekyll is not installed (make sysdeps installs it)")
+    stamp = archive / "_site" / ".finews-built"
+    started = time.time()
+    if if_changed and stamp.exists() and _newest_post(archive) <= stamp.stat().st_mtime:
+        return 0
     env = {**os.environ, "LANG": "C.UTF-8"}
     argv = [jekyll, "build", "--safe", "-s", str(archive), "-d", str(archive / "_site")]
-    os.execve(jekyll, argv, env)
-    return 1  # not reached
+    done = subprocess.run(argv, env=env, check=False)
+    if done.returncode == 0:
+        stamp.touch()
+        os.utime(stamp, (started, started))  # posts written during the build: next time
+    return done.returncode
 
 
 def status(archive: Path) -> int:
@@ -166,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.command == "serve":
         return serve(archive, opts.port, rest)
     if opts.command == "site":
-        return site(archive)
+        return site(archive, opts.if_changed)
     if opts.command == "backfill" and not opts.since:
         return _error("backfill needs --since YYYY-MM-DD (and may take --until YYYY-MM-DD)")
     if opts.command != "backfill" and (opts.since or opts.until):
