@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from crawler.config import CLI_SETTINGS
 from crawler.eastmoney.urls import COLUMNS
 
 USAGE_EXIT = 2
@@ -66,14 +67,11 @@ def _parser() -> argparse.ArgumentParser:
 def scrapy_argv(opts: argparse.Namespace, rest: list[str]) -> list[str]:
     """The ``scrapy …`` command line for a crawl-like finews command."""
     argv = ["scrapy", *SCRAPY_COMMANDS[opts.command]]
-    for name, value in (
-        ("FINEWS_ARCHIVE_DIR", opts.archive),
-        ("FINEWS_COLUMNS", opts.columns),
-        ("FINEWS_MAX_PAGES", opts.pages),
-        ("FINEWS_QUIET", "True" if opts.quiet else None),
-    ):
+    given = {"archive": opts.archive, "columns": opts.columns, "pages": opts.pages}
+    given["quiet"] = "True" if opts.quiet else None
+    for option, value in given.items():
         if value is not None:
-            argv += ["-s", f"{name}={value}"]
+            argv += ["-s", f"{CLI_SETTINGS[option]}={value}"]
     if opts.command == "backfill":
         argv += ["-a", f"since={opts.since}"]
         if opts.until:

@@ -88,6 +88,15 @@ _ACCEPTS = {
 }
 
 
+#: The ``finews`` command's options (crawler/cli.py) and the settings they set.
+CLI_SETTINGS = {
+    "archive": "FINEWS_ARCHIVE_DIR",
+    "columns": "FINEWS_COLUMNS",
+    "pages": "FINEWS_MAX_PAGES",
+    "quiet": "FINEWS_QUIET",
+}
+
+
 def check_types(settings: BaseSettings) -> None:
     """Raise a one-line ConfigError for the first typed setting that does not parse."""
     for name, kind in TYPED_SETTINGS.items():
