@@ -76,6 +76,7 @@ TYPED_SETTINGS: dict[str, str] = {
             "FINEWS_MAX_RUN_MINUTES",
             "FINEWS_BACKFILL_MAX_RUN_MINUTES",
             "FINEWS_LOCK_QUIET_MINUTES",
+            "FINEWS_PROGRESS_SECONDS",
         ),
         "float",
     ),
@@ -152,6 +153,7 @@ class FinewsConfig:
     backfill_max_run_minutes: float = 0.0
     blocked_stop_after: int = 6
     lock_quiet_minutes: float = 30.0
+    progress_seconds: float = 5.0  # crawler.extensions.progress
 
     @property
     def db_path(self) -> Path:
@@ -216,6 +218,7 @@ class FinewsConfig:
             ),
             blocked_stop_after=max(0, settings.getint("FINEWS_BLOCKED_STOP_AFTER", 6)),
             lock_quiet_minutes=max(0.0, settings.getfloat("FINEWS_LOCK_QUIET_MINUTES", 30.0)),
+            progress_seconds=max(0.0, settings.getfloat("FINEWS_PROGRESS_SECONDS", 5.0)),
         )
 
     def share_url_for(self, info_code: str) -> str:

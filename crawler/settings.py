@@ -90,6 +90,9 @@ FINEWS_BLOCKED_STOP_AFTER = 6
 # A run that finds the archive locked exits 75; under FINEWS_QUIET it says so
 # on the console only when the lock has been held longer than this (minutes).
 FINEWS_LOCK_QUIET_MINUTES = 30.0
+# A backfill reports its progress per column on the console every this many
+# seconds (0 = never); see crawler/extensions/progress.py.
+FINEWS_PROGRESS_SECONDS = 5.0
 
 # The browser route (Chromium through scrapy-playwright, see crawler/browser/):
 # "never"; "auto" = a column or article goes to the browser only when its fast
@@ -182,6 +185,7 @@ EXTENSIONS = {
     "crawler.extensions.logfile.ArchiveLogFile": 0,
     "crawler.extensions.runs.CrawlRunRecorder": 500,
     "crawler.extensions.budget.RunBudget": 510,
+    "crawler.extensions.progress.BackfillProgress": 520,
     "crawler.gctune.GcTuning": 900,
 }
 

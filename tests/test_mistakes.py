@@ -214,3 +214,22 @@ def test_default_console_is_a_start_line_and_a_summary(archive: Path, replica: R
         "crawl", "--quiet", "--archive", str(archive), "-s", f"FINEWS_UPSTREAM={replica.url}", *FAST
     )
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_backfill_reports_progress_per_column_while_articles_download(
+    tmp_path: Path, replica: Replica
+) -> None:
+    # 0.15 s between requests: ~50 requests take at least 7 s, several reports at 1 s.
+    result = finews(
+        "backfill", "--since", "2026-11-15", "--archive", str(tmp_path / "a"),
+        "-s", f"FINEWS_UPSTREAM={replica.url}", "-s", "FINEWS_RENDER=never",
+        "-s", "DOWNLOAD_DELAY=0.15", "-s", "AUTOTHROTTLE_ENABLED=False",
+        "-s", "FINEWS_PROGRESS_SECONDS=1", "-s", "FINEWS_PAGE_SIZE=10",
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr[-2000:]
+    reports = [line for line in result.stderr.splitlines() if "backfill column 350:" in line]
+    assert len(reports) >= 3, result.stderr
+    fetched = [int(line.split(" fetched")[0].rsplit(" ", 1)[1]) for line in reports]
+    assert fetched == sorted(fetched) and fetched[-1] > fetched[0]  # it moved between reports
+    assert all("pages, reached 2026-11-" in line and "/s, ETA" in line for line in reports)
+    assert any("ETA 0m" in line or "ETA listed all" in line for line in reports)

@@ -73,6 +73,9 @@ class ColumnsSpider(ListedArticles):
         self.states: dict[int, walk.ColumnState] = {}
         self.started = time.monotonic()
         self.reached: dict[int, str] = {}
+        # Backfill: column -> (pages walked, oldest list time reached); read by
+        # crawler.extensions.progress for its report every few seconds.
+        self.progress: dict[int, tuple[int, str]] = {}
         # List time the walks must reach for the failures due for a retry (set by start).
         self.retry_due_from = ""
 
@@ -264,6 +267,7 @@ class ColumnsSpider(ListedArticles):
             self.walk_done.add(column)
 
     def log_progress(self, column: int, page_no: int, oldest: str) -> None:
+        self.progress[column] = (page_no, oldest or self.progress.get(column, (0, ""))[1])
         stats = self.crawler.stats
         fetched_ok = stats.get_value("finews/validate/ok", 0)
         requested = stats.get_value("finews/article/requested", 0)
