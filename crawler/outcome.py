@@ -6,7 +6,7 @@
 | failed       | 1    | the spider did not finish (error, shutdown, killed), or fetched articles did not all reach the database |
 | unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
 | blocked      | 4    | the upstream showed a block page (captcha, HTML for JSON, 403: stat ``finews/blocked``) even once, or list answers unusable (refused, changed shape), or new items were listed and nothing could be archived |
-| partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
+| partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed, or given ids that are not article ids |
 | stopped      | 5    | stopped by SIGTERM/SIGINT (close reason ``stopped``): what was fetched is kept, the rest is left for the next run |
 | locked       | 75   | another run holds the archive (EX_TEMPFAIL: try later) |
 
@@ -102,6 +102,8 @@ def outcome(
     )
     if requests and failed / requests > max_failed_share:
         reasons.append(f"{failed}/{requests} requests failed")
+    if n("finews/input/invalid"):
+        reasons.append(f"{n('finews/input/invalid')} given ids are not article ids or URLs")
     if reasons:
         return Outcome("partial", tuple(reasons))
     return Outcome("ok", ())

@@ -6,8 +6,8 @@
 ``ARCHIVE`` would otherwise start a new archive silently), the backfill dates
 (``YYYY-MM-DD``, a real day, ``since`` not after ``until``), ``-a pages``, the
 column ids (unknown ones warned about: ``finews columns`` lists the known ones)
-and the ``article`` spider's ids (none, or ones that are not article ids or URLs,
-are refused). FINEWS_* settings themselves are checked by
+and the ``article`` spider's ids (none, or none that is an article id or URL,
+are refused; a mix is fetched and the bad ones make the run partial). FINEWS_* settings themselves are checked by
 :class:`crawler.config.FinewsConfig`. Settings: FINEWS_ARCHIVE_DIR, FINEWS_COLUMNS.
 """
 
@@ -99,7 +99,7 @@ def check_article_args(spargs: dict[str, str]) -> list[str]:
             "scrapy crawl article needs ids: -a ids=NW202206142411662087,… or -a file=ids.txt"
         )
     bad = [x for x in raw if code_from_id(x) is None]
-    if bad:
+    if len(bad) == len(raw):  # some good ones: those are fetched, the run ends partial
         shown = ", ".join(repr(x[:60]) for x in bad[:5]) + (" …" if len(bad) > 5 else "")
         raise UsageProblem(
             f"-a ids: not an article id or URL: {shown} "

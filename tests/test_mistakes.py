@@ -233,3 +233,15 @@ def test_backfill_reports_progress_per_column_while_articles_download(
     assert fetched == sorted(fetched) and fetched[-1] > fetched[0]  # it moved between reports
     assert all("pages, reached 2026-11-" in line and "/s, ETA" in line for line in reports)
     assert any("ETA 0m" in line or "ETA listed all" in line for line in reports)
+
+
+def test_article_with_some_bad_ids_fetches_the_good_and_ends_partial(
+    archive: Path, replica: Replica
+) -> None:
+    good = next(a for a in replica.articles if a["page"] == "ok")
+    result = scrapy(
+        "crawl", "article", "-a", f"ids=NW{good['code']},foo", "-a", "force=1",
+        "-s", f"FINEWS_UPSTREAM={replica.url}", "-s", f"FINEWS_ARCHIVE_DIR={archive}", *FAST,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr[-2000:]
+    assert "1 given ids are not article ids or URLs" in result.stderr
