@@ -98,7 +98,7 @@ backfill: ready
 	$(FINEWS) backfill --since $(SINCE) $(if $(UNTIL),--until $(UNTIL)) $(SCRAPY_SETTINGS)
 
 rebuild: ready
-	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
+	$(FINEWS) rebuild $(SCRAPY_SETTINGS)
 
 demo: install sysdeps
 	$(PY) -m tests.demo --dir $(DEMO_DIR) --site $(if $(REFUSE_JSON),--refuse-json)

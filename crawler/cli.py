@@ -33,6 +33,7 @@ from crawler.config import CLI_SETTINGS
 from crawler.eastmoney.urls import COLUMNS
 
 USAGE_EXIT = 2
+OFFLINE_COMMANDS = frozenset({"rebuild", "import", "check"})
 #: finews command -> the Scrapy command line it runs.
 SCRAPY_COMMANDS = {
     "crawl": ["crawl", "columns"],
@@ -69,6 +70,8 @@ def scrapy_argv(opts: argparse.Namespace, rest: list[str]) -> list[str]:
     argv = ["scrapy", *SCRAPY_COMMANDS[opts.command]]
     given = {"archive": opts.archive, "columns": opts.columns, "pages": opts.pages}
     given["quiet"] = "True" if opts.quiet else None
+    # Offline commands fetch nothing: no browser launch check (crawler.browser.addon).
+    given["offline"] = "True" if opts.command in OFFLINE_COMMANDS else None
     for option, value in given.items():
         if value is not None:
             argv += ["-s", f"{CLI_SETTINGS[option]}={value}"]

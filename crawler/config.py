@@ -80,7 +80,7 @@ TYPED_SETTINGS: dict[str, str] = {
         ),
         "float",
     ),
-    **dict.fromkeys(("FINEWS_INCREMENTAL", "FINEWS_QUIET"), "bool"),
+    **dict.fromkeys(("FINEWS_INCREMENTAL", "FINEWS_QUIET", "FINEWS_OFFLINE"), "bool"),
 }
 _ACCEPTS = {
     "int": "a whole number >= 0",
@@ -95,6 +95,7 @@ CLI_SETTINGS = {
     "columns": "FINEWS_COLUMNS",
     "pages": "FINEWS_MAX_PAGES",
     "quiet": "FINEWS_QUIET",
+    "offline": "FINEWS_OFFLINE",
 }
 
 
@@ -154,6 +155,7 @@ class FinewsConfig:
     blocked_stop_after: int = 6
     lock_quiet_minutes: float = 30.0
     progress_seconds: float = 5.0  # crawler.extensions.progress
+    offline: bool = False  # an offline command (rebuild, import, check): no browser probe
 
     @property
     def db_path(self) -> Path:
@@ -219,6 +221,7 @@ class FinewsConfig:
             blocked_stop_after=max(0, settings.getint("FINEWS_BLOCKED_STOP_AFTER", 6)),
             lock_quiet_minutes=max(0.0, settings.getfloat("FINEWS_LOCK_QUIET_MINUTES", 30.0)),
             progress_seconds=max(0.0, settings.getfloat("FINEWS_PROGRESS_SECONDS", 5.0)),
+            offline=settings.getbool("FINEWS_OFFLINE", False),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -93,6 +93,9 @@ FINEWS_LOCK_QUIET_MINUTES = 30.0
 # A backfill reports its progress per column on the console every this many
 # seconds (0 = never); see crawler/extensions/progress.py.
 FINEWS_PROGRESS_SECONDS = 5.0
+# Set by offline commands (finews rebuild, import, check): they fetch nothing, so
+# the browser add-on does not check that Chromium launches (crawler/browser/addon.py).
+FINEWS_OFFLINE = False
 
 # The browser route (Chromium through scrapy-playwright, see crawler/browser/):
 # "never"; "auto" = a column or article goes to the browser only when its fast

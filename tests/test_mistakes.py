@@ -245,3 +245,12 @@ def test_article_with_some_bad_ids_fetches_the_good_and_ends_partial(
     )  # fmt: skip
     assert result.returncode == 5, result.stderr[-2000:]
     assert "1 given ids are not article ids or URLs" in result.stderr
+
+
+def test_offline_rebuild_does_not_probe_the_browser(archive: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "archive"
+    shutil.copytree(archive, copy, ignore=shutil.ignore_patterns(".lock", ".browser-probe.json"))
+    result = finews("rebuild", "--archive", str(copy), "-s", "LOG_LEVEL=INFO")  # FINEWS_RENDER=auto
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert not (copy / ".browser-probe.json").exists()  # no Chromium launched to check it
+    assert "browser route" not in result.stderr
