@@ -14,6 +14,7 @@ scaled down 10x (delays, backoff and the run budget; the 5-minute cron period be
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -141,18 +142,22 @@ def test_sigterm_mid_backoff_stops_in_30s_and_keeps_what_was_acknowledged(
                 "LOG_LEVEL": "INFO",
             },
         )
-        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        # Its own process group, signalled as a whole, as systemd's stop does.
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         assert proc.stderr is not None
         for line in proc.stderr:
             if "pausing" in line and "for 100.0s" in line:
                 break
         time.sleep(1.0)
         signalled = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         rest = proc.communicate(timeout=120)[1]
         took = time.monotonic() - signalled
         assert "Traceback" not in rest, rest[-3000:]
         assert took < 30, took
+        assert "worker exited" not in rest and "died" not in rest, rest[-3000:]
         assert proc.returncode == 5
         ((status, reason, archived_n),) = rows(
             archive, "SELECT status, finish_reason, archived FROM crawl_runs"
