@@ -15,26 +15,33 @@ SITE_URL ?=
 BODY_SOURCE ?=
 RENDER ?=
 CHROMIUM ?=
-LOGLEVEL ?= INFO
+# Empty: the console shows one start line and one summary (Scrapy's dumps go to
+# the archive's log file); LOGLEVEL=INFO or DEBUG shows Scrapy's log too.
+LOGLEVEL ?=
 DEMO_DIR ?= build/demo
 REFUSE_JSON ?=
 
-SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
+SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) $(if $(LOGLEVEL),-s LOG_LEVEL=$(LOGLEVEL)) \
 	$(if $(UPSTREAM),-s FINEWS_UPSTREAM=$(UPSTREAM)) \
 	$(if $(COLUMNS),-s FINEWS_COLUMNS=$(COLUMNS)) \
 	$(if $(PAGES),-s FINEWS_MAX_PAGES=$(PAGES)) \
 	$(if $(SITE_URL),-s FINEWS_SITE_URL=$(SITE_URL)) \
 	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE)) \
-	$(if $(QUIET),-s FINEWS_QUIET=True) \
+	$(if $(QUIET),-s FINEWS_QUIET=$(QUIET)) \
 	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
 	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM)) \
-	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS))
+	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS)) \
+	$(if $(MAX_RUN_MINUTES),-s FINEWS_MAX_RUN_MINUTES=$(MAX_RUN_MINUTES))
+# The finews command (crawler/cli.py; `.venv/bin/finews` after `make install`):
+# its exit status is finews's own, which make turns into 2 on failure, so cron
+# and systemd call .venv/bin/finews directly (deploy/).
+FINEWS := $(PY) -m crawler.cli
 
 SINCE ?=
 UNTIL ?=
 QUIET ?=
 
-.PHONY: help install sysdeps crawl backfill rebuild check-archive demo test lint format serve reindex site chaos bench clean
+.PHONY: ready help install sysdeps crawl backfill rebuild check-archive demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -50,13 +57,22 @@ help:
 	@echo "make reindex rebuild the search index of $(ARCHIVE)/finews.db (after a hand edit)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
 
-$(STAMP): requirements.txt
+# Set-up only: pip runs here (and for the development targets that depend on the
+# stamp), never for the run targets below (crawl, backfill, rebuild, serve,
+# reindex, site), which only check that the set-up was done (`ready`).
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+ready:
+	@test -x $(PY) || { echo "error: no $(VENV): run 'make install' first" >&2; exit 1; }
+	@if [ requirements.txt -nt $(STAMP) ] || [ pyproject.toml -nt $(STAMP) ]; then \
+	  echo "warning: requirements changed since the last 'make install' (not installing now): run it" >&2; fi
 
 # Debian packages: Jekyll (site build and its tests) and a headless Chromium
 # (browser route and browser tests; Playwright cannot download its own here).
@@ -75,15 +91,15 @@ sysdeps:
 	  else echo "error: missing Debian packages: run 'sudo apt-get install$$missing'" >&2; exit 1; fi; \
 	fi
 
-crawl: install
-	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS)
+crawl: ready
+	$(FINEWS) crawl $(SCRAPY_SETTINGS)
 
-backfill: install
+backfill: ready
 	@test -n "$(SINCE)" || { echo "usage: make backfill SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] [COLUMNS=350,351]" >&2; exit 2; }
-	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS) -a since=$(SINCE) $(if $(UNTIL),-a until=$(UNTIL))
+	$(FINEWS) backfill --since $(SINCE) $(if $(UNTIL),--until $(UNTIL)) $(SCRAPY_SETTINGS)
 
-rebuild: install
-	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
+rebuild: ready
+	$(FINEWS) rebuild $(SCRAPY_SETTINGS)
 
 # Read every snapshot and the database; report damage (exit 1), change nothing.
 check-archive: install
@@ -123,22 +139,20 @@ chaos: install sysdeps
 # Datasette on 127.0.0.1, read-only for visitors: no arbitrary SQL, no
 # downloads, bounded query time (see archive/metadata.yml for the canned queries).
 PORT ?= 8001
-serve: install
-	$(PY) -m crawler.store.search ensure $(ARCHIVE)/finews.db
-	$(VENV)/bin/datasette serve $(ARCHIVE)/ -h 127.0.0.1 -p $(PORT) \
-	  --setting default_allow_sql off --setting allow_download off \
-	  --setting allow_csv_stream off --setting suggest_facets off \
-	  --setting sql_time_limit_ms 3000 --setting facet_time_limit_ms 500 \
-	  --setting max_returned_rows 1000
+# Never creates a database (a missing archive is an error); a read-only archive
+# is served immutable. The settings are in crawler/cli.py (serve).
+serve: ready
+	$(FINEWS) serve --archive $(ARCHIVE) --port $(PORT)
 
 # Rebuild the search and stock indexes from the articles table: after a hand
 # edit of $(ARCHIVE)/finews.db (the crawler is its one writer and keeps them
 # itself; nothing else does). Ends with the index check.
-reindex: install
+reindex: ready
 	$(PY) -m crawler.store.search rebuild $(ARCHIVE)/finews.db
 
-site: sysdeps
-	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site
+# Needs Jekyll (make sysdeps); never installs it at run time.
+site: ready
+	$(FINEWS) site --archive $(ARCHIVE)
 
 clean:
 	rm -rf build .pytest_cache

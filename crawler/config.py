@@ -57,6 +57,75 @@ def _db_name(name: str) -> str:
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"FINEWS_DB_NAME must be a file name in the archive, got {name!r}")
     return name
+#: The typed FINEWS_* settings: a value that is not of its kind is a ConfigError
+#: naming the setting, what it got and what it accepts (not a ValueError traceback).
+TYPED_SETTINGS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "FINEWS_PAGE_SIZE",
+            "FINEWS_MAX_PAGES",
+            "FINEWS_FAILURE_MAX_TRIES",
+            "FINEWS_DB_BATCH",
+            "FINEWS_POSTS_KEEP_DAYS",
+            "FINEWS_WORKERS",
+            "FINEWS_GC_THRESHOLD",
+            "FINEWS_BACKOFF_RECOVER",
+            "FINEWS_RENDER_RECYCLE_PAGES",
+            "FINEWS_BLOCKED_STOP_AFTER",
+            "FINEWS_REBUILD_BACKUPS",
+        ),
+        "int",
+    ),
+    **dict.fromkeys(
+        (
+            "FINEWS_FAILURE_RETRY_HOURS",
+            "FINEWS_MIN_COVERAGE",
+            "FINEWS_REFRESH_HOURS",
+            "FINEWS_REFRESH_EVERY",
+            "FINEWS_MAX_FAILED_SHARE",
+            "FINEWS_BACKOFF_BASE",
+            "FINEWS_BACKOFF_MAX",
+            "FINEWS_MAX_RUN_MINUTES",
+            "FINEWS_BACKFILL_MAX_RUN_MINUTES",
+            "FINEWS_LOCK_QUIET_MINUTES",
+            "FINEWS_PROGRESS_SECONDS",
+            "FINEWS_DB_COMMIT_SECONDS",
+        ),
+        "float",
+    ),
+    **dict.fromkeys(("FINEWS_INCREMENTAL", "FINEWS_QUIET", "FINEWS_OFFLINE"), "bool"),
+}
+_ACCEPTS = {
+    "int": "a whole number >= 0",
+    "float": "a number >= 0",
+    "bool": "True/False, true/false or 1/0",
+}
+
+
+#: The ``finews`` command's options (crawler/cli.py) and the settings they set.
+CLI_SETTINGS = {
+    "archive": "FINEWS_ARCHIVE_DIR",
+    "columns": "FINEWS_COLUMNS",
+    "pages": "FINEWS_MAX_PAGES",
+    "quiet": "FINEWS_QUIET",
+    "offline": "FINEWS_OFFLINE",
+}
+
+
+def check_types(settings: BaseSettings) -> None:
+    """Raise a one-line ConfigError for the first typed setting that does not parse."""
+    for name, kind in TYPED_SETTINGS.items():
+        value = settings.get(name)
+        if value is None or value == "":
+            continue
+        try:
+            number = {"int": settings.getint, "float": settings.getfloat, "bool": settings.getbool}[
+                kind
+            ](name)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}") from None
+        if kind != "bool" and number < 0:
+            raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +169,13 @@ class FinewsConfig:
     # FINEWS_DB_NAME: the database file in the archive (`scrapy rebuild` builds
     # into a temporary one and swaps it in).
     db_name: str = "finews.db"
+    # Run budget and stops (crawler.extensions.budget, crawler.stopping, crawler.commands.crawl).
+    max_run_minutes: float = 4.0
+    backfill_max_run_minutes: float = 0.0
+    blocked_stop_after: int = 6
+    lock_quiet_minutes: float = 30.0
+    progress_seconds: float = 5.0  # crawler.extensions.progress
+    offline: bool = False  # an offline command (rebuild, import, check): no browser probe
 
     @property
     def db_path(self) -> Path:
@@ -112,6 +188,7 @@ class FinewsConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> FinewsConfig:
+        check_types(settings)
         upstream = (settings.get("FINEWS_UPSTREAM") or "").strip().rstrip("/")
         if upstream:
             parts = urlsplit(upstream)
@@ -165,6 +242,14 @@ class FinewsConfig:
             db_commit_seconds=max(0.1, settings.getfloat("FINEWS_DB_COMMIT_SECONDS", 2.0)),
             rebuild_backups=max(1, settings.getint("FINEWS_REBUILD_BACKUPS", 5)),
             db_name=_db_name(settings.get("FINEWS_DB_NAME") or "finews.db"),
+            max_run_minutes=max(0.0, settings.getfloat("FINEWS_MAX_RUN_MINUTES", 4.0)),
+            backfill_max_run_minutes=max(
+                0.0, settings.getfloat("FINEWS_BACKFILL_MAX_RUN_MINUTES", 0.0)
+            ),
+            blocked_stop_after=max(0, settings.getint("FINEWS_BLOCKED_STOP_AFTER", 6)),
+            lock_quiet_minutes=max(0.0, settings.getfloat("FINEWS_LOCK_QUIET_MINUTES", 30.0)),
+            progress_seconds=max(0.0, settings.getfloat("FINEWS_PROGRESS_SECONDS", 5.0)),
+            offline=settings.getbool("FINEWS_OFFLINE", False),
         )
 
     def share_url_for(self, info_code: str) -> str:

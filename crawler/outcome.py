@@ -6,8 +6,13 @@
 | failed       | 1    | the spider did not finish (error, shutdown, killed), a callback raised (``spider_exceptions/count``), a database write failed (``finews/index/errors``) or the database failed its check (``finews/fatal``), or fetched articles did not all reach the database |
 | unreachable  | 3    | no list answer could be downloaded (DNS, refused, timeouts) |
 | blocked      | 4    | the upstream showed a block page (captcha, HTML for JSON, 403: stat ``finews/blocked``) even once, or list answers unusable (refused, changed shape), or new items were listed and nothing could be archived |
-| partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed |
+| partial      | 5    | field coverage (title, date, body) of the listed articles under FINEWS_MIN_COVERAGE, or more than FINEWS_MAX_FAILED_SHARE of requests failed, or given ids that are not article ids |
+| stopped      | 5    | stopped by SIGTERM/SIGINT (close reason ``stopped``): what was fetched is kept, the rest is left for the next run |
 | locked       | 75   | another run holds the archive (EX_TEMPFAIL: try later) |
+
+A run stopped at its budget (close reason ``budget``, :mod:`crawler.extensions.budget`)
+is ``blocked`` if it met block pages, else ``partial``; one stopped after
+FINEWS_BLOCKED_STOP_AFTER push-backs in a row (close reason ``blocked``) is ``blocked``.
 
 Block pages: a run that met one is ``blocked`` even when it archived
 everything after backing off. A captcha means the crawl rate is too high for
@@ -21,7 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-EXIT_CODES = {"ok": 0, "failed": 1, "unreachable": 3, "blocked": 4, "partial": 5, "locked": 75}
+EXIT_CODES = {
+    "ok": 0,
+    "failed": 1,
+    "unreachable": 3,
+    "blocked": 4,
+    "partial": 5,
+    "stopped": 5,
+    "locked": 75,
+}
+#: Close reasons of a run stopped cleanly (crawler.stopping): not a failure.
+STOP_REASONS = ("budget", "blocked", "stopped")
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ def outcome(
 
     if fatal := stats.get("finews/fatal"):
         return Outcome("failed", (str(fatal),))
-    if finish_reason != "finished":
+    if finish_reason != "finished" and finish_reason not in STOP_REASONS:
         return Outcome("failed", (f"finish reason {finish_reason}",))
     if n("spider_exceptions/count"):
         kinds = ", ".join(
@@ -64,6 +79,8 @@ def outcome(
     if to_index > indexed:
         # Articles were fetched but not all reached the database.
         return Outcome("failed", (f"{to_index - indexed} fetched articles not indexed",))
+    if finish_reason in STOP_REASONS:
+        return _stopped(stats, finish_reason)
     list_ok = n("finews/list/pages") - n("finews/list/errors")
     if n("finews/blocked"):
         # Before "unreachable": list requests that ended on block pages also
@@ -87,7 +104,7 @@ def outcome(
         return Outcome("blocked", (f"{n('finews/list/errors')} unusable list answers",))
     wanted = n("finews/article/requested")
     done = n("finews/validate/ok")
-    if wanted and done == 0:
+    if wanted and done == 0 and n("finews/list/pages"):
         return Outcome("blocked", (f"{wanted} articles listed, none archived",))
     reasons = []
     if wanted and done / wanted < min_coverage:
@@ -98,6 +115,28 @@ def outcome(
     )
     if requests and failed / requests > max_failed_share:
         reasons.append(f"{failed}/{requests} requests failed")
+    if n("finews/input/invalid"):
+        reasons.append(f"{n('finews/input/invalid')} given ids are not article ids or URLs")
     if reasons:
         return Outcome("partial", tuple(reasons))
     return Outcome("ok", ())
+
+
+def _stopped(stats: dict[str, Any], reason: str) -> Outcome:
+    """A run stopped cleanly: at its budget, blocked past the threshold, or by a signal."""
+    left = int(stats.get("finews/stop/left", 0) or 0)
+    rest = f"{left} requests left for the next run"
+    if reason == "stopped":
+        return Outcome("stopped", (f"stopped by a signal; {rest}",))
+    blocked = int(stats.get("finews/blocked", 0) or 0)
+    if reason == "blocked":
+        streak = int(stats.get("finews/stop/streak", 0) or 0)
+        return Outcome(
+            "blocked",
+            (f"stopped after {streak} push-backs in a row ({blocked} block pages); {rest}",),
+        )
+    minutes = stats.get("finews/budget/minutes", "?")
+    why = f"run budget of {minutes} min reached; {rest}"
+    if blocked:
+        return Outcome("blocked", (f"{blocked} block pages met", why))
+    return Outcome("partial", (why,))

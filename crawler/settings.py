@@ -78,15 +78,33 @@ FINEWS_QUIET = False
 # When the upstream pushes back (429/503, Retry-After, captcha pages) the whole
 # domain slows down: a pause of max(Retry-After, delay) and a delay floor that
 # starts at FINEWS_BACKOFF_BASE seconds, doubles with each push-back (at most
-# FINEWS_BACKOFF_MAX) and halves only after FINEWS_BACKOFF_RECOVER good answers
-# in a row. Other retries (5xx, timeouts, resets) wait BASE x 2^n (jittered).
+# FINEWS_BACKOFF_MAX) and comes down additively: every good answer adds
+# 1/(BASE x FINEWS_BACKOFF_RECOVER) requests per second back (AIMD). A single
+# 503 without Retry-After is retried, not a push-back. Other retries (5xx,
+# timeouts, resets) wait BASE x 2^n (jittered). The floor is kept between runs.
 # See crawler.middlewares.backoff.BackoffMiddleware.
 FINEWS_BACKOFF_BASE = 2.0
 FINEWS_BACKOFF_MAX = 120.0
-FINEWS_BACKOFF_RECOVER = 20
+FINEWS_BACKOFF_RECOVER = 5
 # Extra text (comma list) that marks a captcha/block page, besides the built-in
 # markers (滑块验证, 验证码, captcha, ...; crawler.middlewares.blockpages.BLOCK_MARKERS).
 FINEWS_BLOCK_MARKERS = ""
+# A run stops cleanly after this many minutes (under cron's 5-minute period) or
+# after FINEWS_BLOCKED_STOP_AFTER push-backs in a row (blocked): what was fetched
+# is kept, the rest is left for the next run. Backfills have their own budget
+# (0 = unlimited). See crawler/extensions/budget.py and crawler/stopping.py.
+FINEWS_MAX_RUN_MINUTES = 4.0
+FINEWS_BACKFILL_MAX_RUN_MINUTES = 0.0
+FINEWS_BLOCKED_STOP_AFTER = 6
+# A run that finds the archive locked exits 75; under FINEWS_QUIET it says so
+# on the console only when the lock has been held longer than this (minutes).
+FINEWS_LOCK_QUIET_MINUTES = 30.0
+# A backfill reports its progress per column on the console every this many
+# seconds (0 = never); see crawler/extensions/progress.py.
+FINEWS_PROGRESS_SECONDS = 5.0
+# Set by offline commands (finews rebuild, import, check): they fetch nothing, so
+# the browser add-on does not check that Chromium launches (crawler/browser/addon.py).
+FINEWS_OFFLINE = False
 
 # The browser route (Chromium through scrapy-playwright, see crawler/browser/):
 # "never"; "auto" = a column or article goes to the browser only when its fast
@@ -178,6 +196,8 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.logfile.ArchiveLogFile": 0,
     "crawler.extensions.runs.CrawlRunRecorder": 500,
+    "crawler.extensions.budget.RunBudget": 510,
+    "crawler.extensions.progress.BackfillProgress": 520,
     "crawler.gctune.GcTuning": 900,
 }
 

@@ -269,9 +269,9 @@ INDEX_MODULES = ("crawler.store.writes",)
 
 def serve(fd: int, gc_threshold: int, modules: Iterable[str]) -> None:
     """A worker: answer calls until the connection closes."""
-    # Ctrl-C reaches the whole process group: the crawl shuts down gracefully
-    # and closes its workers; a worker interrupted meanwhile would lose its call.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C and systemd's SIGTERM reach the whole group: the crawl closes its workers.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     for module in modules:
         importlib.import_module(module)
     tune_gc(gc_threshold)  # after the imports: they are frozen with the rest

@@ -106,7 +106,7 @@ def test_front_matter_continues_the_existing_archive(crawled) -> None:
         assert data["render_with_liquid"] is False
         slug = data["categories"]
         assert body.endswith(
-            f"\n\n{share}\n\n[返回{a['mediaName']}新闻](/category/{slug}.html)｜[返回首页](/)\n"
+            f"\n\n<{share}>\n\n[返回{a['mediaName']}新闻](/category/{slug}.html)｜[返回首页](/)\n"
         )
         assert (archive / "category" / f"{slug}.html").exists()
 
@@ -269,6 +269,8 @@ def test_archive_builds_with_jekyll_and_posts_read_as_the_article(crawled, tmp_p
         blocks = visible_blocks(html)
         share = f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{a['code']}"
         assert blocks[-2:] == [share, f"返回{a['mediaName']}新闻｜返回首页"], a["name"]
+        # The share link is a link, as in the archive finews continues (`<URL>` autolink).
+        assert f'<a href="{share.replace("&", "&amp;")}">' in html, a["name"]
         assert "\n".join(blocks[:-2]) == a["expected_text"], a["name"]
         assert not UNSAFE.search(html.split('<div class="post-body">', 1)[1]), a["name"]
         assert (site / "category" / f"{category}.html").exists()

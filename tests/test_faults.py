@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import shutil
 import socket
 import sqlite3
@@ -347,24 +348,65 @@ def test_retry_after_values() -> None:
 def test_domain_backoff_never_speeds_up_under_429s() -> None:
     state = DomainBackoff(base=1.0, cap=60.0, recover_after=3)
     floors = []
-    for i in range(8):  # a stream of 429s with good answers in between
+    for i in range(8):  # a stream of 429s, no good answer in between
         state.penalize(now=float(i * 10), wait=5.0, sent_at=float(i * 10))
         floors.append(state.floor)
-        state.success()
-        state.success()  # two good answers are not enough to come down
-    assert floors == sorted(floors) and floors[-1] == 60.0
+    assert floors == sorted(floors) and floors[-1] == 60.0 and state.streak == 8
     assert state.resume_at == 70.0 + 60.0  # the last pause: max(Retry-After, delay)
     # A push-back to a request sent before the last raise does not raise again.
     before = state.floor = 8.0
     state.penalized_at = 100.0
     state.penalize(now=101.0, wait=None, sent_at=99.0)
     assert state.floor == before
-    for _ in range(3):
-        state.success()
-    assert state.floor == 4.0  # only a run of good answers brings it down
-    for _ in range(9):
-        state.success()
+    # Good answers bring it down: the rate grows by 1/(base x 3) each, the delay
+    # at most halves per answer.
+    assert state.success() and state.floor == 4.0
+    assert state.success() and state.floor == 2.0
+    assert state.success() and state.floor == pytest.approx(1 / (1 / 2 + 1 / 3))
+    assert state.streak == 0
+    state.success()
     assert state.floor == 0.0  # under base: the penalty is off
+
+
+def test_domain_backoff_converges_under_a_steady_share_of_push_backs() -> None:
+    """The issue's case: 1 answer in 4 pushes back, the rest are good. The old rule
+    (halve only after 20 good answers in a row) sat at the cap; AIMD settles."""
+    rng = random.Random(16)
+    state = DomainBackoff(base=2.0, cap=120.0, recover_after=5)
+    floors = []
+    for i in range(2000):
+        if rng.random() < 0.25:
+            state.penalize(now=float(i), sent_at=float(i))
+        else:
+            state.success()
+        floors.append(state.floor)
+    late = floors[500:]
+    # Not pinned at the cap (the old rule: 100 % of the time there after a few minutes).
+    assert sum(f >= 60.0 for f in late) / len(late) < 0.02
+    assert sum(late) / len(late) < 6.0  # equilibrium ~ base x 5 x 0.25 / 1.5 ~ 1.7 s (+ bursts)
+    for _ in range(40):
+        state.success()
+    assert state.floor == 0.0  # push-backs over: back to full speed
+
+
+def test_a_single_503_is_not_a_push_back() -> None:
+    state = DomainBackoff(base=1.0, cap=60.0, recover_after=3)
+    assert not state.is_push_back(503, None, repeated=False)  # once: an error to retry
+    state.success()
+    assert not state.is_push_back(503, None, repeated=False)
+    assert state.is_push_back(503, None, repeated=False)  # two in a row: push-back
+    state.success()
+    assert state.is_push_back(503, None, repeated=True)  # its retry got 503 again
+    assert state.is_push_back(503, 5.0, repeated=False)  # Retry-After
+    assert state.is_push_back(429, None, repeated=False)
+
+
+def test_domain_backoff_restored_from_the_last_run_starts_slow() -> None:
+    state = DomainBackoff(base=1.0, cap=60.0, recover_after=3)
+    state.restore(32.0, now=100.0)
+    assert state.floor == 32.0 and state.resume_at == 132.0  # first request waits it
+    state.restore(999.0, now=100.0)
+    assert state.floor == 60.0  # capped
 
 
 def test_429_slows_every_slot_of_the_domain_and_honours_retry_after() -> None:
@@ -385,7 +427,9 @@ def test_429_slows_every_slot_of_the_domain_and_honours_retry_after() -> None:
         assert slots[host].lastseen >= before + 30  # nothing goes out for 30 s
     assert slots["example.org"].delay == 0.25 and slots["example.org"].lastseen < before + 1
     # A host of the domain seen for the first time gets the penalty too.
-    answer(mw, CHOICE_URL, body=b'{"text":"<p>x</p>"}')
+    choice = ScrapyRequest(CHOICE_URL)
+    mw.process_request(choice)
+    crawler.engine.downloader.enqueue(choice)
     assert slots["choicewzp1.eastmoney.com"].delay == 0.5
     stats = crawler.stats.get_stats()
     assert stats["finews/backoff/retry_after"] == 1 and stats["finews/backoff/penalties"] == 1

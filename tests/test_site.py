@@ -63,7 +63,7 @@ render_with_liquid: false
 
 <p class="em_media">（文章来源：中国经济网）</p>
 
-http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW202206152411662100
+<http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW202206152411662100>
 
 [返回中国经济网新闻](/category/zhongguojingjiwang.html)｜[返回首页](/)
 """
@@ -105,7 +105,7 @@ def post_text(
         "",
         f"（文章来源：{media}）",
         "",
-        f"http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{code}",
+        f"<http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW{code}>",
         "",
         f"[返回{media}新闻](/category/{slug}.html)｜[返回首页](/)",
         "",

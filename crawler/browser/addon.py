@@ -196,6 +196,8 @@ class RenderAddon:
     warning and plain HTTP only. ``always``: like ``auto`` but no browser is an
     error (:class:`~crawler.browser.probe.BrowserUnavailable`).
 
+    ``FINEWS_OFFLINE`` (an offline command): nothing, no launch check.
+
     Takes ``FINEWS_RENDER``, ``FINEWS_CHROMIUM``, ``FINEWS_ARCHIVE_DIR`` (where
     the launch check is cached) and ``FINEWS_RENDER_RECYCLE_PAGES`` from
     :class:`~crawler.config.FinewsConfig`; ``CONCURRENT_REQUESTS`` (pages per
@@ -212,6 +214,10 @@ class RenderAddon:
 
     def update_settings(self, settings: Any) -> None:
         cfg = FinewsConfig.from_settings(settings)
+        if cfg.offline:
+            # rebuild, import, check: nothing is fetched, no Chromium to launch.
+            self.status = "offline command: no browser"
+            return
         # The launch check is remembered in the archive (a dotfile Jekyll skips).
         cache = cfg.archive_dir / PROBE_CACHE_NAME
         exe, status = resolve_browser(cfg.render, cfg.chromium, cache)

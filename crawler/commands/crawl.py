@@ -1,24 +1,35 @@
 """``scrapy crawl``, finews's way: one run per archive, meaningful exit codes.
 
-Takes the archive lock first (a second run exits at once with code 75), checks
-the archive can be written and its database passes its quick check
-(:mod:`crawler.store.health`: else one line, a ``failed`` run where it can be
-recorded, exit 1), runs the spider, and exits with the run's code
-(:mod:`crawler.outcome`).
+Checks what it was given first (:mod:`crawler.preflight`: one line and exit 2
+for a mistake), takes the archive lock (a second run exits at once with code
+75; under FINEWS_QUIET silently, in the log file only, unless the lock has been
+held longer than FINEWS_LOCK_QUIET_MINUTES), checks the archive can be written
+and its database passes its quick check (:mod:`crawler.store.health`: else one
+line, a ``failed`` run where it can be recorded, exit 1), runs the spider and
+exits with the run's code (:mod:`crawler.outcome`). SIGTERM and SIGINT stop the run cleanly
+(:mod:`crawler.stopping`; a second signal kills it). The console gets one start
+line and one summary (:mod:`crawler.console`) unless LOG_LEVEL is given.
+Settings: FINEWS_QUIET, FINEWS_LOCK_QUIET_MINUTES, FINEWS_MAX_RUN_MINUTES,
+FINEWS_BACKFILL_MAX_RUN_MINUTES, LOG_LEVEL.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import time
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
+from crawler import console, stopping
+from crawler.clock import utc_now
 from crawler.config import ConfigError, FinewsConfig
 from crawler.outcome import EXIT_CODES
+from crawler.preflight import UsageProblem, check_run
 from crawler.runlock import ArchiveLock, ArchiveLocked
 from crawler.store.health import archive_problem, record_failed_start
+
+USAGE_EXIT = 2
 
 
 class Command(ScrapyCrawl):
@@ -28,11 +39,12 @@ class Command(ScrapyCrawl):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
+        self.console_summary = self.settings.getpriority("LOG_LEVEL") < 40  # not given
         try:
             quiet = FinewsConfig.from_settings(self.settings).quiet
         except ConfigError:
-            return  # reported by run()
-        if quiet:
+            quiet = True  # reported by run(), in one line
+        if quiet or self.console_summary:
             # Before the crawler process configures logging: the console shows
             # warnings and errors only; the archive's log file keeps INFO.
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
@@ -43,35 +55,64 @@ class Command(ScrapyCrawl):
         assert self.crawler_process and self.settings is not None
         try:
             cfg = FinewsConfig.from_settings(self.settings)
-        except ConfigError as exc:
-            print(f"finews: {exc}", file=sys.stderr)
-            self.exitcode = 2
+            notices = check_run(args[0], opts.spargs, cfg)
+        except (ConfigError, UsageProblem) as exc:
+            console.say(f"error: {exc}")
+            self.exitcode = USAGE_EXIT
             return
         lock = ArchiveLock(cfg.archive_dir)
         try:
             lock.acquire(f"scrapy crawl {args[0]}")
         except ArchiveLocked as exc:
-            print(f"finews: {exc}; not starting", file=sys.stderr)
-            self.exitcode = EXIT_CODES["locked"]
+            self.locked(cfg, str(exc))
             return
         except OSError as exc:  # no lock file (a full disk): one line, no traceback
-            print(f"finews: cannot lock {cfg.archive_dir}: {exc}; not starting", file=sys.stderr)
+            console.say(f"error: cannot lock {cfg.archive_dir}: {exc}; not starting")
             self.exitcode = EXIT_CODES["failed"]
             return
         if problem := archive_problem(cfg):
             missed = record_failed_start(cfg, args[0], problem)
             unwritten = f" ({' and '.join(missed)} not written)" if missed else ""
-            print(f"finews: {problem}; not starting{unwritten}", file=sys.stderr)
+            console.say(f"error: {problem}; not starting{unwritten}")
             lock.release()
             self.exitcode = EXIT_CODES["failed"]
             return
+        for notice in notices:
+            console.say(notice)
+        backfill = bool(opts.spargs.get("since") or opts.spargs.get("until"))
+        budget = cfg.backfill_max_run_minutes if backfill else cfg.max_run_minutes
+        if self.console_summary and not cfg.quiet:
+            console.say(console.start_line(args[0], str(cfg.archive_dir), budget))
         try:
             crawler = self.crawler_process.create_crawler(args[0])
             self.crawler_process.crawl(crawler, **opts.spargs)
-            self.crawler_process.start()
+            stopping.install_signal_stop(crawler)
+            self.crawler_process.start(install_signal_handlers=False)
         finally:
             lock.release()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
             return
         self.exitcode = int(crawler.stats.get_value("finews/exit_code", 1))
+        stats = crawler.stats.get_stats()
+        if self.console_summary and not (cfg.quiet and self.exitcode == 0):
+            console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
+
+    def locked(self, cfg: FinewsConfig, message: str) -> None:
+        """Exit 75; quiet under FINEWS_QUIET unless the lock is held too long."""
+        self.exitcode = EXIT_CODES["locked"]
+        lock_file = cfg.archive_dir / ".lock"
+        try:
+            held = (time.time() - lock_file.stat().st_mtime) / 60
+        except OSError:
+            held = 0.0
+        line = f"{message}; not starting (held {held:.0f} min)"
+        if not cfg.quiet or held >= cfg.lock_quiet_minutes:
+            console.say(line)
+        logs = cfg.archive_dir / "logs"
+        try:
+            logs.mkdir(parents=True, exist_ok=True)
+            with open(logs / "finews.log", "a", encoding="utf-8") as log:
+                log.write(f"{utc_now()} [finews] INFO: {line} (exit 75)\n")
+        except OSError:
+            pass  # the exit code says it all

@@ -101,9 +101,12 @@ class CrawlRunRecorder:
 
     def close_run(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats.get_stats()
+        # A stop asked for before the engine could close with its reason (crawler.stopping).
+        reason = str(stats.get("finews/stop/reason") or reason)
         result = outcome(stats, reason, self.cfg.min_coverage, self.cfg.max_failed_share)
         self.crawler.stats.set_value("finews/status", result.status)
         self.crawler.stats.set_value("finews/exit_code", result.exit_code)
+        self.crawler.stats.set_value("finews/reasons", "; ".join(result.reasons))
         db = connect(self.cfg.db_path)
         with db.atomic():
             walked = sorted(getattr(spider, "walk_done", ()))
@@ -146,7 +149,8 @@ class CrawlRunRecorder:
         if result.status == "ok":
             spider.logger.info("finews run %s: ok", self.run_id)
         else:
-            spider.logger.error(
+            # INFO: the console's summary line (crawler.console) says it once.
+            spider.logger.info(
                 "finews run %s: %s (exit %s): %s",
                 self.run_id,
                 result.status,

@@ -1,13 +1,16 @@
 """Backoff: finews's answer to an upstream that pushes back.
 
-- **429 and 503** (with or without ``Retry-After``, delta-seconds or HTTP-date,
-  which Scrapy ignores) and **block pages** slow the whole domain down: every
-  downloader slot of the domain (all ``*.eastmoney.com`` hosts are one domain)
-  pauses for ``max(Retry-After, delay)`` and its delay floor doubles (from
-  FINEWS_BACKOFF_BASE, capped at FINEWS_BACKOFF_MAX). The floor comes down
-  (halved) only after FINEWS_BACKOFF_RECOVER good answers in a row, so a run
-  never speeds up while 429s keep coming; AutoThrottle is kept from lowering a
-  penalized slot (``autothrottle_dont_adjust_delay``).
+- **push-backs** (429; a 503 with ``Retry-After``, delta-seconds or HTTP-date,
+  which Scrapy ignores, or one that repeats; block pages) slow the whole domain
+  down: every downloader slot of the domain (all ``*.eastmoney.com`` hosts are
+  one domain) pauses for ``max(Retry-After, delay)`` and its delay floor doubles
+  (from FINEWS_BACKOFF_BASE, capped at FINEWS_BACKOFF_MAX); good answers bring
+  it back down additively (:mod:`~crawler.middlewares.penalty`, AIMD), never
+  while push-backs continue; AutoThrottle is kept from lowering a penalized
+  slot (``autothrottle_dont_adjust_delay``). The floor is kept in the database
+  between runs (:mod:`crawler.store.domains`); FINEWS_BLOCKED_STOP_AFTER
+  push-backs in a row stop the run as ``blocked`` (:mod:`crawler.stopping`).
+- a **single 503** without ``Retry-After`` is an error to retry, like a 500.
 - **other retryable failures** (500, 502, 504, timeouts, resets, truncated
   JSON) are retried by Scrapy's RetryMiddleware after a per-request backoff of
   FINEWS_BACKOFF_BASE × 2^(retries so far), jittered, capped at FINEWS_BACKOFF_MAX.
@@ -26,12 +29,12 @@ reached through Scrapy's public surface only: the downloader's ``slots`` and the
 ``response_downloaded`` and ``request_reached_downloader`` signals.
 
 Settings: FINEWS_BACKOFF_BASE, FINEWS_BACKOFF_MAX, FINEWS_BACKOFF_RECOVER,
-FINEWS_BLOCK_MARKERS, RETRY_TIMES, RETRY_HTTP_CODES, RETRY_EXCEPTIONS, DOWNLOAD_DELAY.
+FINEWS_BLOCKED_STOP_AFTER, FINEWS_BLOCK_MARKERS, RETRY_TIMES, RETRY_HTTP_CODES, RETRY_EXCEPTIONS, DOWNLOAD_DELAY.
 Stats: ``finews/blocked`` (block answers met), ``finews/blocked/<kind>``
 (``captcha``, ``html_for_json``, ``http_403``), ``finews/blocked/gave_up``,
 ``finews/backoff/penalties``, ``finews/backoff/retry_after``,
 ``finews/backoff/paused_seconds``, ``finews/backoff/max_delay``,
-``finews/backoff/recovered``, ``finews/backoff/retry_waits``,
+``finews/backoff/recovered``, ``finews/backoff/retry_waits``, ``finews/backoff/single_503``,
 ``finews/invalid_json``, ``finews/refused/oversize``.
 """
 
@@ -40,7 +43,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
@@ -48,29 +51,20 @@ from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response, TextResponse
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
-from twisted.internet.defer import Deferred
 
+from crawler import stopping
 from crawler.config import FinewsConfig
 from crawler.middlewares.blockpages import Blocked, block_kind, expects_json, looks_like_json
 from crawler.middlewares.penalty import DomainBackoff, domain_of, retry_after_seconds, retry_backoff
+from crawler.middlewares.slots import AT_KEY as _AT_KEY
+from crawler.middlewares.slots import FLAGGED_KEY as _FLAGGED_KEY
+from crawler.middlewares.slots import domain_slots, enforce, relax
 from crawler.middlewares.upstream import CANONICAL_KEY
-
-if TYPE_CHECKING:
-    from scrapy.core.downloader import Slot
+from crawler.store.domains import load_domains, save_domains
 
 NOT_BEFORE_KEY = "finews_not_before"  # monotonic time before which a retry must not go
-_FLAGGED_KEY = "finews_backoff_flagged"  # we set autothrottle_dont_adjust_delay
-_AT_KEY = "autothrottle_dont_adjust_delay"
-
-
-async def _sleep(seconds: float) -> None:
-    """Wait on the reactor (a downloader middleware may return a coroutine)."""
-    d: Deferred[None] = Deferred()
-    call_later(seconds, d.callback, None)
-    await maybe_deferred_to_future(d)
+_503_KEY = "finews_had_503"  # this request (or the one it retries) was answered 503
 
 
 class BackoffMiddleware:
@@ -106,7 +100,20 @@ class BackoffMiddleware:
         crawler.signals.connect(
             mw.request_reached_downloader, signal=signals.request_reached_downloader
         )
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        """Start as slow as the last run ended (its floor, a first pause of it)."""
+        now = time.monotonic()
+        for domain, (floor, _streak) in load_domains(self.cfg.db_path).items():
+            if floor > 0:
+                self._state(domain).restore(floor, now)
+                spider.logger.info("%s: starting at the last run's delay of %.1fs", domain, floor)
+
+    def spider_closed(self, spider: Spider) -> None:
+        save_domains(self.cfg.db_path, {d: (s.floor, s.streak) for d, s in self.domains.items()})
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         """Signal handler: put a 429/503 penalty on the slots before the next request goes."""
@@ -133,37 +140,12 @@ class BackoffMiddleware:
             )
         return self.domains[domain]
 
-    def _slots(self, domain: str) -> dict[str, Slot]:
-        """The downloader's slots (keyed by host) of ``domain``; none before the engine runs."""
-        engine = getattr(self.crawler, "engine", None)
-        downloader = getattr(engine, "downloader", None)
-        if downloader is None:
-            return {}
-        return {k: s for k, s in list(downloader.slots.items()) if domain_of(k) == domain}
-
     def _enforce(self, domain: str, state: DomainBackoff) -> None:
-        """Put the domain's penalty on each of its downloader slots."""
-        now = time.monotonic()
-        for key, slot in self._slots(domain).items():
-            state.saved_delays.setdefault(key, slot.delay)
-            slot.delay = max(slot.delay, state.floor)
-            if state.resume_at > now:
-                # The downloader starts the next request at lastseen + delay:
-                # a lastseen in the future pauses even requests already queued.
-                slot.lastseen = max(slot.lastseen, state.resume_at)
-            for queued in slot.active:
-                # AutoThrottle must not lower the delay on their answers.
-                if not queued.meta.get(_AT_KEY):
-                    queued.meta[_AT_KEY] = True
-                    queued.meta[_FLAGGED_KEY] = True
+        enforce(domain_slots(self.crawler, domain), state)
 
     def _relax(self, domain: str, state: DomainBackoff) -> None:
-        """The floor came down: give the slots back their own delay (or the new floor)."""
         self._inc("backoff/recovered")
-        for key, slot in self._slots(domain).items():
-            slot.delay = max(state.saved_delays.get(key, slot.delay), state.floor)
-        if state.floor <= 0:
-            state.saved_delays.clear()
+        relax(domain_slots(self.crawler, domain), state)
 
     def penalize(self, request: Request, wait: float | None, why: str) -> None:
         """Slow the request's whole domain down (see :class:`DomainBackoff`)."""
@@ -176,13 +158,18 @@ class BackoffMiddleware:
         sent_at = now - float(latency) if latency is not None else None
         pause = state.penalize(now, wait, sent_at)
         self._enforce(domain, state)
+        if 0 < self.cfg.blocked_stop_after <= state.streak and stopping.request_stop(
+            self.crawler, stopping.BLOCKED
+        ):
+            self.crawler.stats.set_value("finews/stop/streak", state.streak)
         self._inc("backoff/penalties")
         self._inc("backoff/paused_seconds", round(pause, 3))
         if self.crawler.stats:
             self.crawler.stats.max_value("finews/backoff/max_delay", state.floor)
         spider = self.crawler.spider
         if spider is not None:
-            spider.logger.warning(
+            # INFO: the log file has each; the console's summary counts them.
+            spider.logger.info(
                 "%s from %s: pausing %s for %.1fs, delay now %.1fs",
                 why,
                 request.meta.get(CANONICAL_KEY, request.url),
@@ -197,6 +184,13 @@ class BackoffMiddleware:
             return
         self._pushed_back.add(response)
         wait = retry_after_seconds(response.headers.get("Retry-After"))
+        state = self._state(domain_of(urlsplit(request.url).hostname or ""))
+        repeated = bool(request.meta.get(_503_KEY))
+        if response.status == 503:
+            request.meta[_503_KEY] = True  # its retry carries it (Scrapy copies meta)
+        if not state.is_push_back(response.status, wait, repeated):
+            self._inc("backoff/single_503")  # retried after its own backoff
+            return
         if wait is not None:
             self._inc("backoff/retry_after")
         self.penalize(request, wait, f"HTTP {response.status}")
@@ -221,6 +215,9 @@ class BackoffMiddleware:
     def process_request(
         self, request: Request, spider: Spider | None = None
     ) -> Coroutine[Any, Any, None] | None:
+        reason = stopping.stopping(self.crawler)
+        if reason is not None:
+            raise stopping.StopCancelled(f"run stopping ({reason})")
         domain = domain_of(urlsplit(request.url).hostname or "")
         state = self.domains.get(domain)
         if state is not None and state.floor > 0:
@@ -236,7 +233,7 @@ class BackoffMiddleware:
             wait = not_before - time.monotonic()
             if wait > 0:
                 self._inc("backoff/retry_waits")
-                return _sleep(wait)
+                return stopping.sleep(self.crawler, wait)
         return None
 
     def process_response(
@@ -246,7 +243,9 @@ class BackoffMiddleware:
         status = response.status
         if status in (429, 503):
             self._push_back(request, response)  # once: the signal handler may have done it
-            return response  # RetryMiddleware retries it; the domain pause applies
+            if status == 503:
+                self._schedule_retry_wait(request)  # a single 503 waits like a 500
+            return response  # RetryMiddleware retries it; a domain pause applies too
         if status in self.retry_codes:
             self._schedule_retry_wait(request)
             return response

@@ -6,7 +6,8 @@ included) and/or ``-a file=ids.txt`` (one per line, ``#`` comments), ``-a force=
 to fetch archived ones again. Without a list entry the date has minutes only
 (the article page shows no seconds).
 
-Stats: ``finews/input/ids``, ``finews/input/invalid``, ``finews/dedupe/archived``.
+Stats: ``finews/input/ids``, ``finews/input/invalid``, ``finews/dedupe/archived``,
+``finews/article/requested``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class ArticleSpider(ArchiveSpider):
             info_code = "NW" + code
             if info_code in archived:
                 self.inc("dedupe/archived")
+                self.logger.warning(
+                    "%s is already archived: skipped (-a force=1 fetches it again)", info_code
+                )
                 continue
+            self.inc("article/requested")  # an id with no body anywhere makes the run partial
             article = Article(
                 info_code=info_code,
                 code=code,

@@ -31,6 +31,7 @@ from crawler.eastmoney.rendered import parse_rendered_share
 from crawler.eastmoney.urls import article_url, choice_text_url, column_name, share_page_url
 from crawler.items import Article, Failure, Fetched
 from crawler.middlewares.upstream import canonical_url
+from crawler.stopping import StopCancelled
 from crawler.store.memory import archived_columns, failed_recently
 from crawler.store.schema import connect
 from crawler.walk import retry_since
@@ -243,6 +244,9 @@ class ArchiveSpider(scrapy.Spider):
 
     @as_list
     def body_errback(self, failure: TwistedFailure) -> Iterator[Any]:
+        if failure.check(StopCancelled):
+            self.inc("stop/left")  # not sent: the next run fetches it, no failure recorded
+            return
         request = failure.request
         article: Article = request.meta["article"]
         reason = f"{request.meta['source']} request failed: {failure.getErrorMessage()[:200]}"

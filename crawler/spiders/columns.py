@@ -47,6 +47,7 @@ from crawler.items import Failure, Fetched, ListEntry, ListProgress
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import as_list, fetched
 from crawler.spiders.listed import ListedArticles
+from crawler.stopping import StopCancelled
 from crawler.store.memory import column_states, oldest_retry_due_day, refresh_candidates
 
 
@@ -72,6 +73,9 @@ class ColumnsSpider(ListedArticles):
         self.states: dict[int, walk.ColumnState] = {}
         self.started = time.monotonic()
         self.reached: dict[int, str] = {}
+        # Backfill: column -> (pages walked, oldest list time reached); read by
+        # crawler.extensions.progress for its report every few seconds.
+        self.progress: dict[int, tuple[int, str]] = {}
         # List time the walks must reach for the failures due for a retry (set by start).
         self.retry_due_from = ""
 
@@ -151,6 +155,9 @@ class ColumnsSpider(ListedArticles):
 
     @as_list
     def list_errback(self, failure: TwistedFailure) -> Iterator[Any]:
+        if failure.check(StopCancelled):
+            self.inc("stop/left")  # not sent: the next run lists it again
+            return
         request = failure.request
         self.inc("list/unreachable")
         reason = f"list request failed: {failure.getErrorMessage()[:300]}"
@@ -263,6 +270,7 @@ class ColumnsSpider(ListedArticles):
             self.walk_done.add(column)
 
     def log_progress(self, column: int, page_no: int, oldest: str) -> None:
+        self.progress[column] = (page_no, oldest or self.progress.get(column, (0, ""))[1])
         stats = self.crawler.stats
         fetched_ok = stats.get_value("finews/validate/ok", 0)
         requested = stats.get_value("finews/article/requested", 0)

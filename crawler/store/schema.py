@@ -100,6 +100,14 @@ CREATE TABLE IF NOT EXISTS column_state (
     reached TEXT,
     updated_at TEXT
 );
+-- The backoff of each politeness domain where the last run left it
+-- (crawler/store/domains.py): the next run starts as slow as that one ended.
+CREATE TABLE IF NOT EXISTS domain_backoff (
+    domain TEXT PRIMARY KEY,
+    delay REAL NOT NULL DEFAULT 0,
+    streak INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
+);
 """
 
 # Archives made before the bigram index answered every query length also had

@@ -96,7 +96,10 @@ def render_post(article: Article, site_url: str) -> str:
         f"｜[返回首页]({site_url}/)"
     )
     body = article.body_markdown.strip("\n")
-    return f"---\n{dump_front_matter(front_matter(article))}---\n{body}\n\n{article.share_url}\n\n{footer}\n"
+    # The archive's form: a Markdown autolink, so the built site links it.
+    share = article.share_url
+    share = f"<{share}>" if share and not re.search(r"[\s<>]", share) else share
+    return f"---\n{dump_front_matter(front_matter(article))}---\n{body}\n\n{share}\n\n{footer}\n"
 
 
 def render_category_page(media: str) -> str:

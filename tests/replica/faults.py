@@ -10,6 +10,10 @@ Transient faults (a retry may succeed):
 - ``hang_share``: the connection is held open, silent, for ``hang_seconds`` and then closed;
 - ``reset_share``: the headers promise the whole body, half of it is sent, then a TCP reset;
 - ``truncate_share``: JSON routes only: a complete HTTP answer whose JSON is cut in half;
+- ``unavailable_share``: HTTP 503 without ``Retry-After`` (a lone 503: finews retries it
+  and does not slow down);
+- ``captcha_share``: article pages only: the slider-captcha page, as a transient fault
+  (the issue-16 setup: a fifth of the article pages answer a captcha once);
 - ``captcha_rate``: a client going faster than this many requests per ``captcha_window``
   seconds gets the slider-captcha page (``滑块验证``, HTTP 200, HTML) on any route.
 
@@ -166,6 +170,8 @@ class Faults:
 
     seed: int = 0
     error_share: float = 0.0
+    unavailable_share: float = 0.0
+    captcha_share: float = 0.0
     throttle_share: float = 0.0
     retry_after: int = 1
     hang_share: float = 0.0
@@ -314,6 +320,13 @@ class FaultInjector:
     def _transient(self, key: str, attempt: int, json_route: bool) -> str:
         """The transient fault for the ``attempt``-th request of ``key`` ("" = none)."""
         f = self.faults
+        if (
+            ARTICLE_PATH.fullmatch(key.split("?", 1)[0])
+            and _rng(f.seed, "captcha", key, attempt).random() < f.captcha_share
+        ):
+            return "captcha"
+        if _rng(f.seed, "unavailable", key, attempt).random() < f.unavailable_share:
+            return "503"
         roll = _rng(f.seed, "transient", key, attempt).random()
         for kind, share in (
             ("error", f.error_share),
@@ -375,7 +388,13 @@ class FaultInjector:
         with self._lock:
             attempt = self._attempts[key]
             self._attempts[key] += 1
-            if self._captcha_due():
+            due = self._captcha_due()
+            kind = ""
+            if not due and self._streak[key] < self.faults.max_streak:
+                kind = self._forced(json_route) or self._transient(key, attempt, json_route)
+            if due or kind == "captcha":
+                if kind:
+                    self._streak[key] += 1
                 self._note(path, "captcha")
                 captcha = replace(
                     routed,
@@ -385,9 +404,6 @@ class FaultInjector:
                     headers={},
                 )
                 return captcha, ""
-            kind = ""
-            if self._streak[key] < self.faults.max_streak:
-                kind = self._forced(json_route) or self._transient(key, attempt, json_route)
             self._streak[key] = self._streak[key] + 1 if kind else 0
             permanent = self._permanent(path, query)
             if kind:
