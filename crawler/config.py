@@ -57,6 +57,8 @@ def _db_name(name: str) -> str:
     if "/" in name or name in (".", ".."):
         raise ConfigError(f"FINEWS_DB_NAME must be a file name in the archive, got {name!r}")
     return name
+
+
 #: The typed FINEWS_* settings: a value that is not of its kind is a ConfigError
 #: naming the setting, what it got and what it accepts (not a ValueError traceback).
 TYPED_SETTINGS: dict[str, str] = {
