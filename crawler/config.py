@@ -46,6 +46,15 @@ def parse_column_ids(value: object, name: str) -> list[int]:
     return ids
 
 
+def parse_fast_columns(value: object, name: str) -> list[int]:
+    """7×24 feed column ids (``FINEWS_FAST_COLUMNS``, the fastnews spider's
+    ``-a columns``): like :func:`parse_column_ids`, each one of 100..131."""
+    ids = list(dict.fromkeys(parse_column_ids(value, name)))
+    if bad := [i for i in ids if not 100 <= i <= 131]:
+        raise ConfigError(f"{name}: feed columns are 100..131, got {bad}")
+    return ids
+
+
 @dataclass(frozen=True)
 class FinewsConfig:
     archive_dir: Path
@@ -80,6 +89,8 @@ class FinewsConfig:
     # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
     chromium: str = ""
     render_recycle_pages: int = 100
+    # The 7×24 feed (crawler/spiders/fastnews.py): FINEWS_FAST_COLUMNS.
+    fast_columns: tuple[int, ...] = (102,)
 
     @property
     def db_path(self) -> Path:
@@ -137,6 +148,11 @@ class FinewsConfig:
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
             chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
+            fast_columns=tuple(
+                parse_fast_columns(
+                    settings.get("FINEWS_FAST_COLUMNS") or "102", "FINEWS_FAST_COLUMNS"
+                )
+            ),
         )
 
     def share_url_for(self, info_code: str) -> str:

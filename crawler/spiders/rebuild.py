@@ -130,3 +130,15 @@ class RebuildSpider(ArchiveSpider):
                 )
                 article.columns = [column_name(c) for c in sorted(set(article.column_ids))]
                 yield article
+        # The 7×24 items after the articles (crawler/spiders/fastrebuild.py).
+        from crawler.spiders.fastrebuild import flash_items
+
+        for item in flash_items(self):
+            yield item
+
+    def closed(self, reason: str) -> None:
+        from crawler.spiders.fastrebuild import link_after_rebuild
+
+        if reason == "finished":
+            link_after_rebuild(self)
+        super().closed(reason)
