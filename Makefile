@@ -28,17 +28,21 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
 	$(if $(QUIET),-s FINEWS_QUIET=True) \
 	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
 	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM)) \
-	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS))
+	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS)) \
+	$(if $(FAST_COLUMNS),-s FINEWS_FAST_COLUMNS=$(FAST_COLUMNS))
 
 SINCE ?=
 UNTIL ?=
+# make backfill FEED=fast: the 7×24 feed (FAST_COLUMNS, default 102) instead of the columns.
+FEED ?=
+FAST_COLUMNS ?=
 QUIET ?=
 
 .PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
-	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351]"
+	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351] [FEED=fast FAST_COLUMNS=102]"
 	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
@@ -74,12 +78,13 @@ sysdeps:
 	  else echo "error: missing Debian packages: run 'sudo apt-get install$$missing'" >&2; exit 1; fi; \
 	fi
 
+# The columns, then the 7×24 feed (emnews posts), under one archive lock.
 crawl: install
-	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS)
+	$(SCRAPY) crawl columns fastnews $(SCRAPY_SETTINGS)
 
 backfill: install
 	@test -n "$(SINCE)" || { echo "usage: make backfill SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] [COLUMNS=350,351]" >&2; exit 2; }
-	$(SCRAPY) crawl columns $(SCRAPY_SETTINGS) -a since=$(SINCE) $(if $(UNTIL),-a until=$(UNTIL))
+	$(SCRAPY) crawl $(if $(filter fast,$(FEED)),fastnews,columns) $(SCRAPY_SETTINGS) -a since=$(SINCE) $(if $(UNTIL),-a until=$(UNTIL))
 
 rebuild: install
 	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
