@@ -85,27 +85,31 @@ class FastNewsSpider(ArchiveSpider):
         for column in self.column_ids:
             yield self.feed_request(column, 0, "", 1)
 
-    def feed_request(self, column: int, host: int, cursor: str, page: int) -> scrapy.Request:
+    def feed_request(
+        self, column: int, host: int, cursor: str, page: int, tried: int = 0
+    ) -> scrapy.Request:
         url = fast_news_url(host, column, cursor, self.cfg.page_size, str(int(time.time() * 1000)))
         return scrapy.Request(
             url,
             callback=self.parse_feed,
             errback=self.feed_errback,
             headers={"Referer": FAST_NEWS_REFERER},
-            meta={"column": column, "host": host, "cursor": cursor, "page": page},
+            meta={"column": column, "host": host, "cursor": cursor, "page": page, "tried": tried},
             priority=walk.list_priority(page),
             dont_filter=True,
         )
 
     def feed_failed(self, meta: dict[str, Any], reason: str, responses: list[Any]) -> Iterator[Any]:
-        """This host gave no usable answer: the other host, or a recorded failure."""
-        column, host = meta["column"], meta["host"]
-        if host + 1 < len(FAST_NEWS_ORIGINS):
+        """This host gave no usable answer: the other host (the walk goes on
+        there), or, when both failed for this page, a recorded failure."""
+        column, host, tried = meta["column"], meta["host"], meta.get("tried", 0) + 1
+        if tried < len(FAST_NEWS_ORIGINS):
+            other = (host + 1) % len(FAST_NEWS_ORIGINS)
             self.inc("fast/fallback")
             self.logger.warning(
-                "7×24 column %s: %s; trying %s", column, reason, FAST_NEWS_ORIGINS[host + 1]
+                "7×24 column %s: %s; trying %s", column, reason, FAST_NEWS_ORIGINS[other]
             )
-            yield self.feed_request(column, host + 1, meta["cursor"], meta["page"])
+            yield self.feed_request(column, other, meta["cursor"], meta["page"], tried)
             return
         self.logger.error("7×24 column %s page %s: %s", column, meta["page"], reason)
         self.reached.setdefault(column, ("", f"failed: {reason[:120]}"))
