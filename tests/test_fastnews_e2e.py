@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import sqlite3
 import subprocess
 import sys
@@ -86,11 +85,13 @@ def test_every_item_is_an_emnews_post_of_the_archive_form(run: dict[str, Any]) -
         text = post_of(archive, code)
         lines = text.split("\n")
         assert lines[:2] == ["---", "layout: post"]
-        assert lines[2] == "title: " + json.dumps(item["title"], ensure_ascii=False) or (
-            front(text)["title"] == item["title"]
-        )
+        assert lines[2].startswith('title: "') and lines[2].endswith('"')  # double-quoted
         assert front(text)["title"] == " ".join(item["title"].split())
-        assert lines[3:6] == [f"date: {item['showTime']} +0800", "categories: emnews", "tags: 东财滚动新闻"]
+        assert lines[3:6] == [
+            f"date: {item['showTime']} +0800",
+            "categories: emnews",
+            "tags: 东财滚动新闻",
+        ]
         meta = front(text)
         assert meta["info_code"] == "NW" + code and meta["render_with_liquid"] is False
         assert meta["summary"] == (item["summary"] or "").strip()
@@ -107,7 +108,9 @@ def test_every_item_is_an_emnews_post_of_the_archive_form(run: dict[str, Any]) -
 
 def test_digests(run: dict[str, Any]) -> None:
     archive = run["archive"]
-    assert body(post_of(archive, "202611233799000005")).startswith("摘要没有标题前缀。\n\n<https://")
+    assert body(post_of(archive, "202611233799000005")).startswith(
+        "摘要没有标题前缀。\n\n<https://"
+    )
     assert body(post_of(archive, "202611233799000003")).startswith("短讯：摘要为空值\n\n<https://")
     assert body(post_of(archive, NO_BODY)).startswith("短讯：摘要为空串\n\n<https://")
     assert body(post_of(archive, "202611233799000006")).startswith("方括号里不是标题。\n")
@@ -125,25 +128,37 @@ def test_article_text_fetched_once_and_both_posts_linked(run: dict[str, Any]) ->
     assert front(nw)["emnews_post"] == f"_posts/2026/11/2026-11-22-{COLUMN_ARTICLE}.md"
     # the article page was fetched by the columns spider only
     assert "fast/from_article': 3" in run["first"].stderr.replace('"', "'")
-    assert body(post_of(archive, FLASH_PAGE)).startswith("> 正文页有全文。\n\n快讯有正文页的全文第一段。")
+    assert body(post_of(archive, FLASH_PAGE)).startswith(
+        "> 正文页有全文。\n\n快讯有正文页的全文第一段。"
+    )
     assert "快讯只有Choice全文的全文第一段" in post_of(archive, FLASH_CHOICE)
     db = sqlite3.connect(archive / "finews.db")
     row = db.execute(
         "SELECT article_info_code, body_source FROM flashes WHERE code = ?", [COLUMN_ARTICLE]
     ).fetchone()
     assert row == ("NW" + COLUMN_ARTICLE, "article")
-    assert db.execute("SELECT count(*) FROM articles WHERE code = ?", [COLUMN_ARTICLE]).fetchone()[0] == 1
+    assert (
+        db.execute("SELECT count(*) FROM articles WHERE code = ?", [COLUMN_ARTICLE]).fetchone()[0]
+        == 1
+    )
 
 
 def test_no_body_is_a_complete_post_not_a_failure(run: dict[str, Any]) -> None:
     db = sqlite3.connect(run["archive"] / "finews.db")
-    assert db.execute("SELECT count(*) FROM failures WHERE info_code = ?", ["NW" + NO_BODY]).fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT count(*) FROM failures WHERE info_code = ?", ["NW" + NO_BODY]
+        ).fetchone()[0]
+        == 0
+    )
     assert "finews run 2: ok" in run["first"].stderr
 
 
 def test_bad_items_are_failures_with_reasons(run: dict[str, Any]) -> None:
     db = sqlite3.connect(run["archive"] / "finews.db")
-    reasons = [r for (r,) in db.execute("SELECT reason FROM failures WHERE stage = 'fast' AND run_id = 2")]
+    reasons = [
+        r for (r,) in db.execute("SELECT reason FROM failures WHERE stage = 'fast' AND run_id = 2")
+    ]
     for _, reason in feed.BAD_FLASHES:
         assert any(reason in r for r in reasons), reason
     assert len(reasons) == len(feed.BAD_FLASHES)
@@ -182,7 +197,11 @@ def test_every_feed_answer_and_body_response_is_snapshotted(run: dict[str, Any])
     assert feed_urls and all(u.startswith("https://np-weblist.eastmoney.com/") for u in feed_urls)
     assert len(feed_urls) >= -(-len(ITEMS) // 10) + 1  # two runs: every page, then one
     records = list(read_warc(archive / f"raw/flash/2026/11/{NO_BODY}.warc.gz"))
-    assert [r.type for r in records] == ["metadata", "response", "response"]  # page 404, empty Choice
+    assert [r.type for r in records] == [
+        "metadata",
+        "response",
+        "response",
+    ]  # page 404, empty Choice
 
 
 def test_second_run_makes_one_request_per_column(run: dict[str, Any]) -> None:
@@ -210,14 +229,21 @@ def test_site_builds_with_hostile_items(run: dict[str, Any], tmp_path: Path) -> 
     out = tmp_path / "site"
     result = build_site(run["archive"], out)
     assert result.stderr.strip() == ""
-    for code in ("202611233799000007", "202611233799000008", "202611233799000009", "202611233799000010"):
+    for code in (
+        "202611233799000007",
+        "202611233799000008",
+        "202611233799000009",
+        "202611233799000010",
+    ):
         item = ITEMS[code]
         path = out / "emnews" / "2026" / "11" / item["showTime"][8:10] / f"{code}.html"
         html = path.read_text("utf-8")
         doc = Selector(text=html)
         assert doc.css("h1.post-title::text").get() == item["title"]
         assert not doc.xpath("//script[contains(., 'alert')]") and not doc.xpath("//img[@onerror]")
-        assert not doc.xpath("//iframe") and not doc.css(".post-body h1, .post-body ul, .post-body ol")
+        assert not doc.xpath("//iframe") and not doc.css(
+            ".post-body h1, .post-body ul, .post-body ol"
+        )
         assert not doc.xpath("//a[starts-with(@href, 'javascript:')]")
     liquid = (out / "emnews/2026/11/23/202611233799000008.html").read_text("utf-8")
     assert "{{ site.title }}" in liquid and "{%- include x -%}" in liquid
@@ -228,9 +254,7 @@ def test_site_builds_with_hostile_items(run: dict[str, Any], tmp_path: Path) -> 
 def test_backfill_reaches_a_date_by_cursor(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     with Replica() as replica:
-        result = run_crawl(
-            archive, replica.url, "fastnews", {"since": "2026-11-22"}, SETTINGS
-        )
+        result = run_crawl(archive, replica.url, "fastnews", {"since": "2026-11-22"}, SETTINGS)
         cursors = [r["query"]["sortEnd"] for r in replica.requests() if "FastNews" in r["path"]]
     assert "7×24 column 102: reached back to 2026-11-21" in result.stderr
     assert "(window passed)" in result.stderr
