@@ -196,3 +196,11 @@ class Flash:
     body_text: str = ""
     post_path: str = ""
     snapshot: str = ""
+
+
+@dataclass
+class FlashColumns:
+    """An archived 7×24 item seen in more feed columns: its row, post and snapshot record them."""
+
+    code: str
+    column_ids: list[int]

@@ -2,7 +2,8 @@
 
 The article stages pass :class:`~crawler.items.Flash` and
 :class:`~crawler.items.FeedPage` items on untouched; this one takes them.
-A feed answer is snapshotted once (``raw/lists/…``, like the column lists);
+An archived item seen in another feed column (:class:`~crawler.items.FlashColumns`)
+gets the column in its row, post and snapshot. A feed answer is snapshotted once (``raw/lists/…``, like the column lists);
 a flash's files are :func:`crawler.transform.flashes.write_flash` (in a
 worker); its row goes through the index lane (the database's one writer) in
 batches. The category page ``category/emnews.html`` is written once.
@@ -10,7 +11,7 @@ batches. The category page ``category/emnews.html`` is written once.
 Settings: FINEWS_ARCHIVE_DIR, FINEWS_SITE_URL, FINEWS_POSTS_KEEP_DAYS,
 FINEWS_DB_BATCH, FINEWS_WORKERS. Stats: ``finews/flash/written``,
 ``finews/flash/with_text``, ``finews/flash/feed_pages``, ``finews/flash/archived``,
-``finews/flash/updated``, ``finews/flash/errors`` (and ``finews/index/archived``,
+``finews/flash/updated``, ``finews/flash/errors``, ``finews/flash/columns_added`` (and ``finews/index/archived``,
 ``finews/index/updated``, which the run's record counts).
 """
 
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.config import FinewsConfig
 from crawler.files import atomic_write, inside
-from crawler.items import FeedPage, Flash
-from crawler.store.flashrows import write_flash_rows_at
+from crawler.items import FeedPage, Flash, FlashColumns
+from crawler.store.flashrows import update_flash_columns_at, write_flash_rows_at
 from crawler.transform.emnews import EMNEWS_CATEGORY_PAGE, render_emnews_category_page
 from crawler.transform.flashes import write_flash
 from crawler.transform.snapshots import list_snapshot_path
@@ -56,6 +57,18 @@ class FlashPipeline:
             path = inside(self.cfg.archive_dir, relpath)
             if not path.exists() and atomic_write(path, warc_bytes([item.response]), False):
                 self._inc("feed_pages")
+            return item
+        if isinstance(item, FlashColumns):
+            await self.flush()  # its row first
+            changed = await self.lane.run(
+                update_flash_columns_at,
+                str(self.cfg.db_path),
+                str(self.cfg.archive_dir),
+                item.code,
+                item.column_ids,
+                self.cfg.site_url,
+            )
+            self._inc("columns_added" if changed else "columns_unchanged")
             return item
         if not isinstance(item, Flash):
             return item

@@ -211,6 +211,26 @@ def test_second_run_makes_one_request_per_column(run: dict[str, Any]) -> None:
     assert "'finews/fast/stopped_known': 1" in run["second"].stderr
 
 
+def test_another_feed_column(run: dict[str, Any]) -> None:
+    """``-a columns=101,102``: an archived item seen in 101 gains it (row, post,
+    snapshot, nothing fetched again); an item only in 101 is new."""
+    archive = run["archive"]
+    with Replica() as replica:
+        result = run_crawl(archive, replica.url, "fastnews", {"columns": "101,102"}, SETTINGS)
+        paths = {r["path"] for r in replica.requests()} - {"/robots.txt"}
+    assert "'finews/fast/new_column': 1" in result.stderr
+    assert front(post_of(archive, COLUMN_ARTICLE))["fast_columns"] == ["要闻", "7×24 全球直播"]
+    only = next(i for i in feed.FLASHES if i["columns"] == [101])
+    text = post_of(archive, only["code"])
+    assert front(text)["fast_columns"] == ["要闻"] and "\u2028" not in text
+    assert front(text)["summary"] == only["summary"]  # LS and NEL read back (double-quoted)
+    assert paths == {
+        "/comm/web/getFastNewsList",
+        f"/a/{only['code']}.html",
+        "/NewsData/GetNewsText.do",
+    }
+
+
 def test_rebuild_reproduces_the_posts(run: dict[str, Any]) -> None:
     archive = run["archive"]
     before = posts(archive)
@@ -220,7 +240,10 @@ def test_rebuild_reproduces_the_posts(run: dict[str, Any]) -> None:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert posts(archive) == before
     db = sqlite3.connect(archive / "finews.db")
-    assert db.execute("SELECT count(*) FROM flashes").fetchone()[0] == len(ITEMS)
+    assert db.execute("SELECT count(*) FROM flashes").fetchone()[0] == len(ITEMS) + 1
+    assert db.execute(
+        "SELECT fast_column_ids FROM flashes WHERE code = ?", [COLUMN_ARTICLE]
+    ).fetchone() == ("[101, 102]",)
 
 
 def test_site_builds_with_hostile_items(run: dict[str, Any], tmp_path: Path) -> None:

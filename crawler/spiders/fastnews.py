@@ -20,7 +20,7 @@ Arguments: ``-a columns=102,101`` (default FINEWS_FAST_COLUMNS), ``-a pages=N``,
 Settings: FINEWS_FAST_COLUMNS, FINEWS_PAGE_SIZE, FINEWS_MAX_PAGES,
 FINEWS_INCREMENTAL, FINEWS_BODY_SOURCE, FINEWS_SITE_URL.
 Stats: ``finews/fast/pages``, ``finews/fast/items``, ``finews/fast/new``,
-``finews/fast/known``, ``finews/fast/rejected``, ``finews/fast/fallback``,
+``finews/fast/known``, ``finews/fast/new_column``, ``finews/fast/rejected``, ``finews/fast/fallback``,
 ``finews/fast/errors``, ``finews/fast/from_article``, ``finews/fast/no_body``,
 ``finews/fast/outside``, ``finews/fast/stopped_known``, ``finews/fast/linked``,
 ``finews/fast/reached`` (and ``finews/list/pages``, ``finews/list/errors``,
@@ -43,7 +43,7 @@ from crawler.clock import utc_now
 from crawler.config import parse_fast_columns
 from crawler.eastmoney.fastnews import parse_fast_list
 from crawler.eastmoney.urls import FAST_NEWS_ORIGINS, FAST_NEWS_REFERER, article_url, fast_news_url
-from crawler.items import Article, Failure, FeedPage, Flash, FlashEntry
+from crawler.items import Article, Failure, FeedPage, Flash, FlashColumns, FlashEntry
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import ArchiveSpider, as_list, fetched
 from crawler.store.flashes import archived_articles, known_flashes
@@ -68,6 +68,7 @@ class FastNewsSpider(ArchiveSpider):
         self.started_at = utc_now()
         self.seen: dict[str, list[int]] = {}  # code -> feed columns, this run
         self.in_flight: dict[str, Flash] = {}  # infoCode -> flash awaiting its body
+        self.emitted: set[str] = set()  # codes whose Flash was yielded
         self.reached: dict[int, tuple[str, str]] = {}  # column -> (oldest, why it stopped)
 
     @property
@@ -192,10 +193,18 @@ class FastNewsSpider(ArchiveSpider):
         columns = self.seen.get(entry.code)
         if columns is not None:  # seen in this run: one more column for the same item
             if column not in columns:
-                columns.append(column)
+                columns.append(column)  # in flight: the item gets it (the list is shared)
+                if entry.code in self.emitted:
+                    yield FlashColumns(entry.code, sorted(columns))
             return
         if entry.code in known:
-            self.inc("fast/known")
+            if column in known[entry.code]:
+                self.inc("fast/known")
+                return
+            self.inc("fast/new_column")  # archived, now seen in another feed column
+            self.seen[entry.code] = sorted(set(known[entry.code]) | {column})
+            self.emitted.add(entry.code)
+            yield FlashColumns(entry.code, self.seen[entry.code])
             return
         self.inc("fast/new")
         columns = self.seen[entry.code] = [column]
@@ -206,6 +215,7 @@ class FastNewsSpider(ArchiveSpider):
             flash.article_info_code = entry.info_code
             flash.article_post, flash.article_snapshot = linked
             flash.body_source, flash.fetched_at = "article", utc_now()
+            self.emitted.add(entry.code)
             yield flash
             return
         self.in_flight[entry.info_code] = flash
@@ -222,6 +232,7 @@ class FastNewsSpider(ArchiveSpider):
     # --- the article routes' results, as a Flash -------------------------------
     def with_body(self, article: Article, source: str, body_html: str, fields: Any) -> Any:
         flash = self.in_flight.pop(article.info_code)
+        self.emitted.add(flash.entry.code)
         flash.body_html, flash.body_source = body_html, source
         flash.body_responses, flash.fetched_at = list(article.body_responses), utc_now()
         return flash
@@ -233,6 +244,7 @@ class FastNewsSpider(ArchiveSpider):
         # Neither the page nor the Choice text has a body: a digest-only post.
         self.inc("fast/no_body")
         flash = self.in_flight.pop(article.info_code)
+        self.emitted.add(flash.entry.code)
         flash.body_responses, flash.fetched_at = list(article.body_responses), utc_now()
         yield flash
 

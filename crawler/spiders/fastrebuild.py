@@ -29,7 +29,10 @@ def flash_items(spider: Any) -> Iterator[Any]:
         relpath = path.relative_to(root).as_posix()
         try:
             groups = list(versions_in(path))
-            meta, responses = groups[-1]
+            # The last record says the item's columns now; the body responses
+            # are the fetch's (a later record only added a feed column).
+            meta = groups[-1][0]
+            responses = next((r for _, r in reversed(groups) if r), [])
             flash = flash_from_metadata(meta, relpath)
         except Exception as exc:  # a damaged file is reported, not fatal
             spider.inc("rebuild/unreadable")
