@@ -30,6 +30,8 @@ from tests.searchdata import SERVE_SETTINGS
 from tests.sitebuild import build_site, copy_skeleton, jekyll_available
 
 SETTINGS = {"FINEWS_PAGE_SIZE": "10", "FINEWS_REFRESH_HOURS": "0"}
+# Quick backoff against a faulty replica (as tests/test_faults.py does).
+BACKOFF = {"FINEWS_BACKOFF_BASE": "0.05", "FINEWS_BACKOFF_MAX": "2", "FINEWS_BACKOFF_RECOVER": "3"}
 ITEMS = {i["code"]: i for i in feed.FLASHES + feed.filler_flashes() if 102 in i["columns"]}
 COLUMN_ARTICLE = "202611223591699102"  # two_columns: also a column article
 FLASH_PAGE = "202611233799000001"  # flash-only, article page
@@ -295,3 +297,19 @@ def test_np_listapi_answers_when_np_weblist_does_not(tmp_path: Path) -> None:
     assert len(list((archive / "_posts").rglob("*.md"))) == len(ITEMS)
     urls = [rec.url for p in (archive / "raw" / "lists").rglob("*.warc.gz") for rec in read_warc(p)]
     assert any(u.startswith("https://np-listapi.eastmoney.com/") for u in urls)
+
+
+def test_fault_modes_apply_to_the_feed(tmp_path: Path) -> None:
+    """5xx, truncated JSON and resets on the feed too: retries, the other host,
+    and in the end every item archived."""
+    archive = tmp_path / "archive"
+    faults = Faults(
+        seed=5, warmup=("503", "truncate", "reset"), error_share=0.1, truncate_share=0.1
+    )
+    with Replica(faults=faults) as replica:
+        result = run_crawl(
+            archive, replica.url, "fastnews", settings={**SETTINGS, **BACKOFF}, expect_exit=None
+        )
+        feed_faults = [e for e in replica.injector.fault_events() if e[1] == feed.FAST_PATH]
+    assert {kind for _, _, kind in feed_faults} >= {"503", "truncate"}
+    assert len(list((archive / "_posts").rglob("*.md"))) == len(ITEMS), result.stderr[-3000:]

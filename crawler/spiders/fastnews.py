@@ -254,6 +254,14 @@ class FastNewsSpider(ArchiveSpider):
             self.logger.info(
                 "7×24 column %s: reached back to %s (%s)", column, oldest or "-", why or "-"
             )
+            if self.window.since and why == fastwalk.END and oldest > self.window.since:
+                # The feed keeps about a week: older items cannot be had from it.
+                self.logger.warning(
+                    "7×24 column %s: the feed ends at %s, after since %s: nothing older to fetch",
+                    column,
+                    oldest,
+                    self.window.since[:10],
+                )
         if reason == "finished":
             # Both posts of a code that is a flash and a column article name each other.
             # Pairs written since a refresh could have rewritten the NW post.
