@@ -8,20 +8,25 @@ The feed is paged by cursor (``sortEnd``), newest first. A walk stops after a pa
 - on a backfill (``-a since=… -a until=…``, a :class:`crawler.walk.Window`)
   once the page's items are older than ``since``, never earlier;
 - on an incremental run (FINEWS_INCREMENTAL) at the first page whose items are
-  all archived already: a run with nothing new reads one page per column.
+  all archived already: a run with nothing new reads one page per column;
+  unless the previous walk of that column did not finish (a killed run, a page
+  neither host answered: ``column_state``, under the feed column's negative
+  id): then not before the page reaches the point that walk had reached, so
+  nothing it left behind is skipped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.walk import Window
+from crawler.walk import ColumnState, Window
 
 END = "feed ended"
 REPEATED = "cursor repeated"
 MAX_PAGES = "max pages"
 WINDOW = "window passed"
 KNOWN = "known"
+FRESH = ColumnState()  # a column never walked
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class FeedWalk:
     incremental: bool = True
     window: Window = Window()
 
-    def stop(self, page: FeedPageSeen) -> str:
+    def stop(self, page: FeedPageSeen, state: ColumnState = FRESH) -> str:
         """Why the walk stops after ``page``, "" to go on."""
         if not page.items or not page.cursor:
             return END
@@ -54,6 +59,7 @@ class FeedWalk:
             return MAX_PAGES
         if self.window.backfill:
             return WINDOW if self.window.passed(page.oldest) else ""
-        if self.incremental and page.all_known:
+        finished = state.clean or not state.reached
+        if self.incremental and page.all_known and (finished or page.oldest <= state.reached):
             return KNOWN
         return ""

@@ -313,3 +313,31 @@ def test_fault_modes_apply_to_the_feed(tmp_path: Path) -> None:
         feed_faults = [e for e in replica.injector.fault_events() if e[1] == feed.FAST_PATH]
     assert {kind for _, _, kind in feed_faults} >= {"503", "truncate"}
     assert len(list((archive / "_posts").rglob("*.md"))) == len(ITEMS), result.stderr[-3000:]
+
+
+def test_an_unfinished_walk_is_taken_up_again(tmp_path: Path) -> None:
+    """A walk that did not reach a normal stop (a killed run) leaves its mark in
+    column_state; the next run pages past the known items down to where it got."""
+    archive = tmp_path / "archive"
+    with Replica() as replica:
+        run_crawl(archive, replica.url, "fastnews", {"pages": "2"}, SETTINGS)
+        db = sqlite3.connect(archive / "finews.db")
+        (clean, reached) = db.execute(
+            "SELECT clean, reached FROM column_state WHERE column_id = -102"
+        ).fetchone()
+        assert clean == 1 and reached.startswith("2026-11-2")
+        first = len(list((archive / "_posts").rglob("*.md")))
+        # As a killed run leaves it: not clean, reached further down than page 2.
+        with db:
+            db.execute(
+                "UPDATE column_state SET clean = 0, reached = '2026-11-21 12:00:00' "
+                "WHERE column_id = -102"
+            )
+        db.close()
+        replica.reset_log()
+        run_crawl(archive, replica.url, "fastnews", settings=SETTINGS)
+        pages = [r for r in replica.requests() if r["path"] == feed.FAST_PATH]
+    dates = sorted(p.name[:19] for p in (archive / "_posts").rglob("*.md"))
+    assert first == 20 and dates[0] <= "2026-11-21-"
+    # Past the two known pages (an incremental run would stop at the first), on to the end:
+    assert len(dates) == len(ITEMS) and len(pages) == -(-len(ITEMS) // 10) + 1

@@ -43,10 +43,19 @@ from crawler.clock import utc_now
 from crawler.config import parse_fast_columns
 from crawler.eastmoney.fastnews import parse_fast_list
 from crawler.eastmoney.urls import FAST_NEWS_ORIGINS, FAST_NEWS_REFERER, article_url, fast_news_url
-from crawler.items import Article, Failure, FeedPage, Flash, FlashColumns, FlashEntry
+from crawler.items import (
+    Article,
+    Failure,
+    FeedPage,
+    Flash,
+    FlashColumns,
+    FlashEntry,
+    ListProgress,
+)
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import ArchiveSpider, as_list, fetched
 from crawler.store.flashes import archived_articles, known_flashes
+from crawler.store.memory import column_states
 from crawler.transform.pairs import link_pairs
 from crawler.transform.snapshots import list_snapshot_path
 
@@ -69,6 +78,9 @@ class FastNewsSpider(ArchiveSpider):
         self.seen: dict[str, list[int]] = {}  # code -> feed columns, this run
         self.in_flight: dict[str, Flash] = {}  # infoCode -> flash awaiting its body
         self.emitted: set[str] = set()  # codes whose Flash was yielded
+        # Feed walks: the previous run's, and this run's normal stops (column_state ids).
+        self.states: dict[int, walk.ColumnState] = {}
+        self.walk_done: set[int] = set()
         self.reached: dict[int, tuple[str, str]] = {}  # column -> (oldest, why it stopped)
 
     @property
@@ -82,7 +94,17 @@ class FastNewsSpider(ArchiveSpider):
         pages = int(self._pages_arg) if self._pages_arg else self.cfg.max_pages
         return fastwalk.FeedWalk(pages, self.cfg.incremental, self.window)
 
+    @staticmethod
+    def state_id(column: int) -> int:
+        """The feed column's ``column_state`` id: negative, so no list column shares it."""
+        return -column
+
     async def start(self) -> AsyncIterator[Any]:
+        ids = [self.state_id(c) for c in self.column_ids]
+        self.states = {
+            -sid: walk.ColumnState(clean, reached)
+            for sid, (clean, reached) in column_states(self.db, ids).items()
+        }
         for column in self.column_ids:
             yield self.feed_request(column, 0, "", 1)
 
@@ -168,7 +190,7 @@ class FastNewsSpider(ArchiveSpider):
             oldest=oldest,
             all_known=bool(codes) and all(c in known for c in codes),
         )
-        stop = self.policy.stop(seen_page)
+        stop = self.policy.stop(seen_page, self.states.get(column, walk.ColumnState()))
         previous = self.reached.get(column, ("", ""))[0]
         reached = min(t for t in (oldest, previous) if t) if (oldest or previous) else ""
         self.reached[column] = (reached, stop)
@@ -176,6 +198,10 @@ class FastNewsSpider(ArchiveSpider):
             self.logger.info(
                 "7×24 backfill column %s page %s: reached %s", column, page_no, reached or "-"
             )
+        if oldest and not self.window.backfill:
+            yield ListProgress(column_id=self.state_id(column), reached=oldest)
+        if stop:
+            self.walk_done.add(self.state_id(column))  # CrawlRunRecorder marks it clean
         if stop == fastwalk.KNOWN:
             self.inc("fast/stopped_known")
         if not stop:
