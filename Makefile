@@ -31,7 +31,8 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) $(if $(LOGLEVEL),-s LOG_LEVEL
 	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
 	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM)) \
 	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS)) \
-	$(if $(MAX_RUN_MINUTES),-s FINEWS_MAX_RUN_MINUTES=$(MAX_RUN_MINUTES))
+	$(if $(MAX_RUN_MINUTES),-s FINEWS_MAX_RUN_MINUTES=$(MAX_RUN_MINUTES)) \
+	$(if $(FAST_COLUMNS),-s FINEWS_FAST_COLUMNS=$(FAST_COLUMNS))
 # The finews command (crawler/cli.py; `.venv/bin/finews` after `make install`):
 # its exit status is finews's own, which make turns into 2 on failure, so cron
 # and systemd call .venv/bin/finews directly (deploy/).
@@ -39,13 +40,16 @@ FINEWS := $(PY) -m crawler.cli
 
 SINCE ?=
 UNTIL ?=
+# make backfill FEED=fast: the 7×24 feed (FAST_COLUMNS, default 102) instead of the columns.
+FEED ?=
+FAST_COLUMNS ?=
 QUIET ?=
 
 .PHONY: ready help install sysdeps crawl backfill rebuild check-archive demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
-	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351]"
+	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351] [FEED=fast FAST_COLUMNS=102]"
 	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
 	@echo "make check-archive  report damaged snapshots, rows and posts that do not match them"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
@@ -91,12 +95,13 @@ sysdeps:
 	  else echo "error: missing Debian packages: run 'sudo apt-get install$$missing'" >&2; exit 1; fi; \
 	fi
 
+# The columns, then the 7×24 feed (emnews posts), under one archive lock.
 crawl: ready
 	$(FINEWS) crawl $(SCRAPY_SETTINGS)
 
 backfill: ready
 	@test -n "$(SINCE)" || { echo "usage: make backfill SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] [COLUMNS=350,351]" >&2; exit 2; }
-	$(FINEWS) backfill --since $(SINCE) $(if $(UNTIL),--until $(UNTIL)) $(SCRAPY_SETTINGS)
+	$(FINEWS) backfill $(if $(FEED),--feed $(FEED)) --since $(SINCE) $(if $(UNTIL),--until $(UNTIL)) $(SCRAPY_SETTINGS)
 
 rebuild: ready
 	$(FINEWS) rebuild $(SCRAPY_SETTINGS)

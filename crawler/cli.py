@@ -7,7 +7,7 @@ blocked (4), partial (5) or failed (1) run all looked alike to cron and systemd.
 and exits with its status (:mod:`crawler.outcome`; 2 for a usage mistake):
 
     finews crawl    [--archive DIR] [--columns 350,351] [--pages N] [--quiet] [-s NAME=VALUE]…
-    finews backfill --since YYYY-MM-DD [--until YYYY-MM-DD] [same options]
+    finews backfill --since YYYY-MM-DD [--until YYYY-MM-DD] [--feed fast] [same options]
     finews rebuild | import | check   [same options; scrapy rebuild / import-archive / check-archive]
     finews serve    [--archive DIR] [--port 8001]   Datasette over the archive, read-only
     finews site     [--archive DIR] [--if-changed]  Jekyll build into DIR/_site
@@ -36,7 +36,7 @@ USAGE_EXIT = 2
 OFFLINE_COMMANDS = frozenset({"rebuild", "import", "check"})
 #: finews command -> the Scrapy command line it runs.
 SCRAPY_COMMANDS = {
-    "crawl": ["crawl", "columns"],
+    "crawl": ["crawl", "columns", "fastnews"],  # the columns, then the 7×24 feed
     "backfill": ["crawl", "columns"],
     "rebuild": ["rebuild"],
     "import": ["import-archive"],
@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--since", help="backfill: first day, YYYY-MM-DD")
     parser.add_argument("--until", help="backfill: last day, YYYY-MM-DD")
     parser.add_argument(
+        "--feed",
+        choices=["columns", "fast"],
+        default="columns",
+        help="backfill: the columns (default) or the 7×24 feed (fast)",
+    )
+    parser.add_argument(
         "--if-changed", action="store_true", help="site: build only when posts changed"
     )
     parser.add_argument("--port", type=int, default=8001, help="serve: the port on 127.0.0.1")
@@ -76,6 +82,8 @@ def scrapy_argv(opts: argparse.Namespace, rest: list[str]) -> list[str]:
         if value is not None:
             argv += ["-s", f"{CLI_SETTINGS[option]}={value}"]
     if opts.command == "backfill":
+        if opts.feed == "fast":
+            argv[2] = "fastnews"
         argv += ["-a", f"since={opts.since}"]
         if opts.until:
             argv += ["-a", f"until={opts.until}"]

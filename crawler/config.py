@@ -130,6 +130,15 @@ def check_types(settings: BaseSettings) -> None:
             raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}")
 
 
+def parse_fast_columns(value: object, name: str) -> list[int]:
+    """7×24 feed column ids (``FINEWS_FAST_COLUMNS``, the fastnews spider's
+    ``-a columns``): like :func:`parse_column_ids`, each one of 100..131."""
+    ids = list(dict.fromkeys(parse_column_ids(value, name)))
+    if bad := [i for i in ids if not 100 <= i <= 131]:
+        raise ConfigError(f"{name}: feed columns are 100..131, got {bad}")
+    return ids
+
+
 @dataclass(frozen=True)
 class FinewsConfig:
     archive_dir: Path
@@ -178,6 +187,8 @@ class FinewsConfig:
     lock_quiet_minutes: float = 30.0
     progress_seconds: float = 5.0  # crawler.extensions.progress
     offline: bool = False  # an offline command (rebuild, import, check): no browser probe
+    # The 7×24 feed (crawler/spiders/fastnews.py): FINEWS_FAST_COLUMNS.
+    fast_columns: tuple[int, ...] = (102,)
 
     @property
     def db_path(self) -> Path:
@@ -252,6 +263,11 @@ class FinewsConfig:
             lock_quiet_minutes=max(0.0, settings.getfloat("FINEWS_LOCK_QUIET_MINUTES", 30.0)),
             progress_seconds=max(0.0, settings.getfloat("FINEWS_PROGRESS_SECONDS", 5.0)),
             offline=settings.getbool("FINEWS_OFFLINE", False),
+            fast_columns=tuple(
+                parse_fast_columns(
+                    settings.get("FINEWS_FAST_COLUMNS") or "102", "FINEWS_FAST_COLUMNS"
+                )
+            ),
         )
 
     def share_url_for(self, info_code: str) -> str:

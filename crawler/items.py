@@ -113,6 +113,9 @@ class Article:
     # Failures met on the way that did not stop the article (a damaged
     # snapshot file moved aside): the index stage records them with it.
     failures: list[Any] = field(default_factory=list)
+    # The emnews post of the 7×24 item with the same code, when there is one
+    # (crawler.transform.pairs sets it; the post names it in ``emnews_post``).
+    emnews_post: str = ""
 
 
 @dataclass
@@ -146,3 +149,66 @@ class ListProgress:
 
     column_id: int
     reached: str
+
+
+@dataclass
+class FlashEntry:
+    """One 7×24 item of a getFastNewsList answer (``data.fastNewsList[]``), checked."""
+
+    code: str  # 18 ASCII digits
+    title: str
+    show_time: str  # "YYYY-MM-DD HH:MM:SS", Beijing time
+    summary: str = ""  # as given ("" for null)
+    digest: str = ""  # the summary without its leading 【<title>】, or the title
+    real_sort: str = ""
+    title_color: int = 0
+    stocks: list[str] = field(default_factory=list)  # stockList: "<market>.<code>"
+    images: list[str] = field(default_factory=list)
+
+    @property
+    def info_code(self) -> str:
+        return "NW" + self.code
+
+
+@dataclass
+class FeedPage:
+    """A feed answer as fetched: snapshotted once (``raw/lists/…``), whatever it held."""
+
+    response: Fetched
+
+
+@dataclass
+class Flash:
+    """A 7×24 item on its way into the archive as an ``emnews`` post.
+
+    Set by the fastnews spider: the entry, its feed columns, the body (the
+    article page or Choice text of the same code, when either has one) and
+    every body response; or, when the code is an archived column article,
+    that article's snapshot instead (the body is not fetched twice). Set by
+    the flash stage: ``body_markdown``, ``body_text``, ``post_path``,
+    ``snapshot``.
+    """
+
+    entry: FlashEntry
+    column_ids: list[int] = field(default_factory=list)
+    feed_snapshots: list[str] = field(default_factory=list)
+    body_html: str = ""
+    body_source: str = ""  # "page" | "choice" | "article" (the archived article's) | ""
+    body_responses: list[Fetched] = field(default_factory=list)
+    article_info_code: str = ""  # the column article of the same code, when archived
+    article_post: str = ""
+    article_snapshot: str = ""
+    fetched_at: str = ""
+    # derived by the flash stage, or set by a rebuild (then nothing is rewritten)
+    body_markdown: str = ""
+    body_text: str = ""
+    post_path: str = ""
+    snapshot: str = ""
+
+
+@dataclass
+class FlashColumns:
+    """An archived 7×24 item seen in more feed columns: its row, post and snapshot record them."""
+
+    code: str
+    column_ids: list[int]

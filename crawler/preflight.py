@@ -17,7 +17,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from crawler.config import ConfigError, FinewsConfig, parse_column_ids
+from crawler.config import ConfigError, FinewsConfig, parse_column_ids, parse_fast_columns
 from crawler.eastmoney.ids import code_from_id, split_ids
 from crawler.eastmoney.urls import COLUMNS
 
@@ -83,6 +83,21 @@ def check_columns_args(spargs: dict[str, str], cfg: FinewsConfig) -> list[str]:
     ]
 
 
+def check_fast_args(spargs: dict[str, str], cfg: FinewsConfig) -> list[str]:
+    """The fastnews spider's arguments: the window as for the columns, feed ids 100..131."""
+    since, until = spargs.get("since") or "", spargs.get("until") or ""
+    first = _day(since, "since (SINCE, -a since)") if since else None
+    last = _day(until, "until (UNTIL, -a until)") if until else None
+    if first and last and first > last:
+        raise UsageProblem(f"since {since} is after until {until}: the window would be empty")
+    try:
+        if spargs.get("columns"):
+            parse_fast_columns(spargs["columns"], "-a columns")
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    return []
+
+
 def check_article_args(spargs: dict[str, str]) -> list[str]:
     """The article spider needs ids, all of them article ids or URLs."""
     raw = split_ids(spargs.get("ids") or "")
@@ -110,9 +125,12 @@ def check_article_args(spargs: dict[str, str]) -> list[str]:
 
 def check_run(spider: str, spargs: dict[str, str], cfg: FinewsConfig) -> list[str]:
     """All checks for ``scrapy crawl <spider>``; returns notices, raises UsageProblem."""
-    notices = check_archive(cfg.archive_dir, creating_ok=spider in ("columns", "article"))
+    creating_ok = spider in ("columns", "fastnews", "article")
+    notices = check_archive(cfg.archive_dir, creating_ok=creating_ok)
     if spider == "columns":
         notices += check_columns_args(spargs, cfg)
+    elif spider == "fastnews":
+        notices += check_fast_args(spargs, cfg)
     elif spider == "article":
         notices += check_article_args(spargs)
     return notices

@@ -21,6 +21,9 @@ FINEWS_ARCHIVE_DIR = "archive"
 FINEWS_UPSTREAM = ""
 # Column ids crawled by `scrapy crawl columns` (comma list or Python list).
 FINEWS_COLUMNS = "344,345,350,351,353"
+# 7×24 feed columns crawled by `scrapy crawl fastnews` (ids 100..131; 102 is
+# 7×24 全球直播, the archive's emnews feed). Their items become emnews posts.
+FINEWS_FAST_COLUMNS = "102"
 # Entries per list request (the site uses 20; the API accepts up to 200).
 FINEWS_PAGE_SIZE = 50
 # Stop paging a column after this many pages (0 = no cap).
@@ -191,6 +194,8 @@ ITEM_PIPELINES = {
     "pipelines.snapshot.SnapshotPipeline": 400,
     "pipelines.post.PostPipeline": 500,
     "pipelines.index.IndexPipeline": 600,
+    # 7×24 items (the fastnews spider): their snapshot, emnews post and row.
+    "pipelines.flash.FlashPipeline": 700,
 }
 
 EXTENSIONS = {

@@ -43,6 +43,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
+            "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",
         }
     ),
     "plugins/finews_search.py": frozenset(

@@ -133,4 +133,7 @@ def install_signal_stop(crawler: Crawler) -> None:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    reactor.addSystemEventTrigger("after", "startup", install)  # type: ignore[attr-defined]
+    if reactor.running:  # type: ignore[attr-defined]
+        install()  # a later spider of `scrapy crawl columns fastnews`
+    else:
+        reactor.addSystemEventTrigger("after", "startup", install)  # type: ignore[attr-defined]

@@ -11,13 +11,17 @@ exits with the run's code (:mod:`crawler.outcome`). SIGTERM and SIGINT stop the 
 line and one summary (:mod:`crawler.console`) unless LOG_LEVEL is given.
 Settings: FINEWS_QUIET, FINEWS_LOCK_QUIET_MINUTES, FINEWS_MAX_RUN_MINUTES,
 FINEWS_BACKFILL_MAX_RUN_MINUTES, LOG_LEVEL.
+Several spiders (``scrapy crawl columns fastnews``, what ``finews crawl`` runs)
+run one after the other under the one lock; the exit code is the worst of theirs.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
+from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
@@ -50,8 +54,11 @@ class Command(ScrapyCrawl):
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if len(args) != 1:
-            raise UsageError("give exactly one spider: columns, article or rebuild")
+        if not args:
+            raise UsageError("give a spider: columns, fastnews, article or rebuild")
+        if len(args) > 1 and opts.spargs:
+            # -a columns=… means column ids to one spider and feed ids to another.
+            raise UsageError("-a arguments need exactly one spider")
         assert self.crawler_process and self.settings is not None
         try:
             cfg = FinewsConfig.from_settings(self.settings)
@@ -62,7 +69,7 @@ class Command(ScrapyCrawl):
             return
         lock = ArchiveLock(cfg.archive_dir)
         try:
-            lock.acquire(f"scrapy crawl {args[0]}")
+            lock.acquire(f"scrapy crawl {' '.join(args)}")
         except ArchiveLocked as exc:
             self.locked(cfg, str(exc))
             return
@@ -83,20 +90,41 @@ class Command(ScrapyCrawl):
         budget = cfg.backfill_max_run_minutes if backfill else cfg.max_run_minutes
         if self.console_summary and not cfg.quiet:
             console.say(console.start_line(args[0], str(cfg.archive_dir), budget))
+        crawlers: list[Any] = []
         try:
-            crawler = self.crawler_process.create_crawler(args[0])
-            self.crawler_process.crawl(crawler, **opts.spargs)
-            stopping.install_signal_stop(crawler)
+            self.crawl_in_turn(list(args), opts.spargs, crawlers)
             self.crawler_process.start(install_signal_handlers=False)
         finally:
             lock.release()
-        if self.crawler_process.bootstrap_failed:
+        stopped = bool(crawlers) and stopping.stopping(crawlers[-1]) == stopping.STOPPED
+        if self.crawler_process.bootstrap_failed or (len(crawlers) < len(args) and not stopped):
             self.exitcode = 1
             return
-        self.exitcode = int(crawler.stats.get_value("finews/exit_code", 1))
-        stats = crawler.stats.get_stats()
-        if self.console_summary and not (cfg.quiet and self.exitcode == 0):
-            console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
+        # Several spiders (``scrapy crawl columns fastnews``): the worst outcome.
+        self.exitcode = max(int(c.stats.get_value("finews/exit_code", 1)) for c in crawlers)
+        for crawler in crawlers:
+            stats = crawler.stats.get_stats()
+            code = int(stats.get("finews/exit_code", 1))
+            if self.console_summary and not (cfg.quiet and code == 0):
+                console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
+
+    def crawl_in_turn(self, names: list[str], spargs: dict[str, Any], crawlers: list[Any]) -> None:
+        """Start the first spider; each next one when the one before has stopped
+        (its engine_stopped signal: still inside its crawl, so the process keeps
+        running), all under this command's one archive lock. A run stopped by a
+        signal starts no next spider."""
+        assert self.crawler_process is not None
+        crawler = self.crawler_process.create_crawler(names[0])
+        crawlers.append(crawler)
+        if names[1:]:
+
+            def next_spider() -> None:
+                if stopping.stopping(crawler) != stopping.STOPPED:
+                    self.crawl_in_turn(names[1:], spargs, crawlers)
+
+            crawler.signals.connect(next_spider, signal=signals.engine_stopped, weak=False)
+        self.crawler_process.crawl(crawler, **spargs)
+        stopping.install_signal_stop(crawler)
 
     def locked(self, cfg: FinewsConfig, message: str) -> None:
         """Exit 75; quiet under FINEWS_QUIET unless the lock is held too long."""

@@ -125,3 +125,36 @@ def share_page_url(info_code: str) -> str:
     if not INFO_CODE_RE.match(info_code):
         raise ValueError(f"not an infoCode: {info_code!r}")
     return SHARE_PAGE.format(info_code=info_code)
+
+
+# --- 7×24 快讯 (fast news): getFastNewsList on two hosts answering the same ---
+# np-weblist first (what the site's 7×24 page calls), np-listapi as fallback.
+FAST_NEWS_ORIGINS = ("https://np-weblist.eastmoney.com", "https://np-listapi.eastmoney.com")
+FAST_NEWS_PATH = "/comm/web/getFastNewsList"
+#: Sent as the Referer of feed requests (the 7×24 page's callers do).
+FAST_NEWS_REFERER = "https://kuaixun.eastmoney.com/"
+#: The feed column the archive's ``emnews`` posts came from, and the ids the API knows.
+FAST_DEFAULT_COLUMN = 102
+FAST_COLUMN_IDS = range(100, 132)
+# Approximate labels (upstream.md): 103-131 are groups of companies, markets,
+# regions, central banks and economic data.
+FAST_COLUMN_NAMES = {100: "焦点", 101: "要闻", 102: "7×24 全球直播"}
+
+
+def fast_column_name(column_id: int) -> str:
+    """A feed column's label, or ``fast<id>`` for one without a known label."""
+    return FAST_COLUMN_NAMES.get(column_id, f"fast{column_id}")
+
+
+def fast_news_url(host: int, column: int, sort_end: str, page_size: int, req_trace: str) -> str:
+    """One feed page: ``host`` indexes :data:`FAST_NEWS_ORIGINS`; ``sort_end``
+    is the cursor ("" for the newest page)."""
+    query = {
+        "client": "web",
+        "biz": "web_724",
+        "fastColumn": str(column),
+        "sortEnd": sort_end,
+        "pageSize": str(page_size),
+        "req_trace": req_trace,
+    }
+    return f"{FAST_NEWS_ORIGINS[host]}{FAST_NEWS_PATH}?{urlencode(query)}"

@@ -113,7 +113,10 @@ class RebuildSpider(ArchiveSpider):
     name = "rebuild"
     # What a rebuild reads: (directory under the archive, the method turning
     # one whole file into items). A new kind of record adds a line here.
-    sources: ClassVar[tuple[tuple[str, str], ...]] = (("raw/articles", "articles_from"),)
+    sources: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("raw/articles", "articles_from"),
+        ("raw/flash", "flashes_from"),  # after the articles: a flash may use their bodies
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -143,6 +146,19 @@ class RebuildSpider(ArchiveSpider):
                     continue
                 for item in getattr(self, method)(path, relpath):
                     yield item
+
+    def flashes_from(self, path: Path, relpath: str) -> Iterator[Any]:
+        """A 7×24 item snapshot (whole): its Flash (crawler/spiders/fastrebuild.py)."""
+        from crawler.spiders.fastrebuild import flash_from_file
+
+        yield from flash_from_file(self, path, relpath)
+
+    def closed(self, reason: str) -> None:
+        from crawler.spiders.fastrebuild import link_after_rebuild
+
+        if reason == "finished":
+            link_after_rebuild(self)
+        super().closed(reason)
 
     def articles_from(self, path: Path, relpath: str) -> Iterator[Any]:
         """An article snapshot (whole): an Article per fetch it records."""

@@ -79,6 +79,8 @@ def front_matter(article: Article) -> dict[str, Any]:
         "columns": list(article.columns),
         "summary": article.summary,
         "stocks": list(article.stocks),
+        # Only with a 7×24 item of the same code (its emnews post).
+        **({"emnews_post": article.emnews_post} if article.emnews_post else {}),
         "render_with_liquid": False,
     }
 

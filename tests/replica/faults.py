@@ -71,6 +71,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 GBK_TYPE = "text/html; charset=gbk"
 LIST_PATH = "/comm/web/getNewsByColumns"
 CHOICE_PATH = "/NewsData/GetNewsText.do"
+FAST_PATH = "/comm/web/getFastNewsList"  # the 7×24 feed (tests/replica/fastnews.py)
 ARTICLE_PATH = re.compile(r"/a/(\d{17,18})\.html")
 JSONP = re.compile(rb"^([\w$.]+)\((.*)\);?$", re.S)
 # Query keys that change on every call and so do not identify a request.
@@ -383,7 +384,7 @@ class FaultInjector:
         """
         if not self.faultable(path):
             return routed, ""
-        json_route = path in (LIST_PATH, CHOICE_PATH)
+        json_route = path in (LIST_PATH, CHOICE_PATH, FAST_PATH)
         key = request_key(path, query)
         with self._lock:
             attempt = self._attempts[key]

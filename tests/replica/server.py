@@ -8,6 +8,7 @@ host onto this origin, keeping path and query):
 - ``GET /a/<slug>.html``, ``/a/<slug>_<n>.html``  column shell pages (script-filled)
 - ``GET /news/1<column>,<code>.html`` legacy URL → 301 to the canonical article URL
 - ``GET /NewsData/GetNewsText.do``    Choice text API
+- ``GET /comm/web/getFastNewsList``   the 7×24 feed (:mod:`tests.replica.fastnews`)
 - ``GET /html_News/NewsShare.html``   Choice share page (script-filled)
 - ``GET /__replica/requests``, ``POST /__replica/reset``  the request log (not logged)
 - ``GET /__replica/faults``           faults injected so far and the ground truth
@@ -50,6 +51,7 @@ from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.replica import fastnews as fastfeed
 from tests.replica import faults as faultmodes
 from tests.replica import pages
 from tests.replica.faults import FaultInjector, Faults
@@ -102,6 +104,11 @@ class ReplicaState:
             articles.extend(self.faults.extra_articles())
         self.articles = articles
         self.by_code = {a["code"]: a for a in articles}
+        # The 7×24 feed (tests/replica/fastnews.py) and its flash-only articles.
+        self.fast = fastfeed.FastFeed()
+        self.fast.bad_items = bool(faults is not None and faults.bad_items)
+        for art in fastfeed.flash_articles():
+            self.by_code.setdefault(art["code"], art)
         self.refuse_json = refuse_json
         self.origin = ""  # set once the server is bound, e.g. "http://127.0.0.1:8123"
         self._log: list[dict[str, Any]] = []
@@ -224,6 +231,8 @@ class ReplicaState:
             return self.list_api(query, headers)
         if path == "/NewsData/GetNewsText.do":
             return self.choice_text(query, headers)
+        if path == fastfeed.FAST_PATH:
+            return Response(*self.fast.answer(query, self.allowed(headers)))
         if path == "/html_News/NewsShare.html":
             return _html(200, pages.share_page())
         if m := re.fullmatch(r"/a/(\d{17,18})\.html", path):
@@ -483,6 +492,11 @@ class Replica:
     def unservable(self) -> set[str]:
         """infoCodes of the listed CMS articles no route serves (must become failures)."""
         return {k for k, v in self.ground_truth().items() if not v["servable"]}
+
+    @property
+    def fast(self) -> fastfeed.FastFeed:
+        """The 7×24 feed (its items, ``refuse_first``, ``bad_items``)."""
+        return self._state.fast
 
     @property
     def injector(self) -> FaultInjector | None:
