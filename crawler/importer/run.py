@@ -1,0 +1,237 @@
+"""``make import SRC=…``: every ``*.md`` of ``SRC/_posts/`` and ``SRC/old_post/``
+into the archive, idempotent and resumable.
+
+The files are found and grouped by row key (:func:`crawler.importer.work.key_of`);
+an emnews flash and the NW article of the same code are told of each other
+(``related``). Each group is a :class:`~crawler.importer.work.Job` run in a
+worker process (``os.cpu_count()`` of them; in this process with
+FINEWS_WORKERS=0), at most WINDOW in flight so memory stays flat. This process
+writes the rows: every BATCH rows, one ``syncfs`` (the posts and records they
+name are on disk) then one transaction with the rows (``upsert_articles``, the
+crawl's writer: a differing body becomes an ``article_versions`` row), the
+files' digests (``import_sources``: a file imported before with the same digest
+is not read again) and the failures (stage ``import``, the file's path in
+``detail``). A run killed at any point leaves files whose rows are missing; the
+next run writes the same bytes (nothing changes) and the rows.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from crawler.clock import utc_now
+from crawler.files import atomic_write, inside, sync_filesystem
+from crawler.importer.oldpost import ImportProblem
+from crawler.importer.work import Done, Job, Options, Source, import_job, key_of
+from crawler.store.schema import connect
+from crawler.store.writes import upsert_articles
+
+__all__ = ["Report", "find_jobs", "run_import"]
+
+BATCH = 500
+WINDOW = 256
+TREES = ("_posts", "old_post")
+
+
+@dataclass
+class Report:
+    files: int = 0
+    imported: int = 0  # articles written (new or changed)
+    unchanged: int = 0  # articles whose files were imported before, as they are
+    merged: int = 0  # articles made of more than one file
+    failed: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"import: {self.files:,} files in {self.seconds:.1f} s: imported {self.imported:,}, "
+            f"unchanged {self.unchanged:,}, merged {self.merged:,}, failed {sum(self.failed.values()):,}"
+        ]
+        out += [f"  failed: {n:,} × {reason}" for reason, n in self.failed.most_common()]
+        return out
+
+
+def source_commit(src: Path) -> str:
+    """The checkout's HEAD (local git only), "" when ``src`` is no git checkout."""
+    if not (src / ".git").exists():
+        return ""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _files(src: Path) -> Iterator[Source]:
+    for tree in TREES:
+        for dirpath, dirnames, filenames in os.walk(src / tree):
+            dirnames.sort()
+            for name in sorted(filenames):
+                if name.endswith(".md"):
+                    path = os.path.join(dirpath, name)
+                    rel = os.path.relpath(path, src).replace(os.sep, "/")
+                    yield Source(rel, path, os.stat(path).st_mtime)
+
+
+def _order(src: Source) -> tuple[int, int]:
+    # Oldest first by mtime (whole seconds); at the same second old_post/ is later.
+    return int(src.mtime), src.relpath.startswith("old_post/")
+
+
+def find_jobs(src: Path) -> tuple[list[Job], list[tuple[str, str]], int]:
+    """(jobs in key order, files that name no post with the reason, files seen)."""
+    groups: dict[str, list[Source]] = {}
+    kinds: dict[str, tuple[str, str]] = {}
+    bad: list[tuple[str, str]] = []
+    count = 0
+    for source in _files(src):
+        count += 1
+        try:
+            key, kind, code = key_of(source.relpath)
+        except ImportProblem as exc:
+            bad.append((source.relpath, str(exc)))
+            continue
+        groups.setdefault(key, []).append(source)
+        kinds[key] = (kind, code)
+    jobs = []
+    for key in sorted(groups):
+        kind, code = kinds[key]
+        twin = {"article": "EM", "flash": "NW"}.get(kind, "") + code
+        related = twin if kind in ("article", "flash") and twin in groups else ""
+        jobs.append(Job(key, sorted(groups[key], key=_order), related))
+    return jobs, bad, count
+
+
+class _Writer:
+    """The rows, sources and failures of finished jobs, written in batches."""
+
+    def __init__(self, archive: Path) -> None:
+        self.archive = archive
+        self.db = connect(archive / "finews.db")
+        self.rows: list[dict] = []
+        self.sources: list[dict] = []
+        self.failures: list[dict] = []
+        self.categories: set[str] = set()
+
+    def known(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT path, sha256 FROM import_sources").fetchall())
+
+    def add(self, done: Done) -> None:
+        self.rows += done.rows
+        now = utc_now()
+        for path, sha, key, status, reason in done.sources:
+            self.sources.append(
+                {"path": path, "sha256": sha, "info_code": key, "status": status, "reason": reason}
+            )
+        for path, reason in done.failures:
+            self.failures.append(
+                {"at": now, "stage": "import", "reason": reason, "url": "", "detail": path,
+                 "info_code": done.key, "snapshot": "", "resolved_at": None}
+            )  # fmt: skip
+        if done.category and done.category[0] not in self.categories:
+            self.categories.add(done.category[0])
+            page = inside(self.archive, done.category[0])
+            if not page.exists():  # a category page the crawl or an earlier import wrote stays
+                atomic_write(page, done.category[1].encode(), durable=False)
+        if len(self.rows) + len(self.sources) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not (self.rows or self.sources or self.failures):
+            return
+        sync_filesystem(self.archive)
+        with self.db.atomic():
+            # Failures first: upsert_articles resolves those of the rows it writes.
+            if self.failures:
+                self.db["failures"].insert_all(self.failures)
+            if self.rows:
+                upsert_articles(self.db, self.rows)
+            if self.sources:
+                self.db["import_sources"].upsert_all(self.sources, pk="path")
+        self.rows, self.sources, self.failures = [], [], []
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()
+
+
+def _done_of(args: tuple[Options, Job]) -> Done:
+    return import_job(*args)
+
+
+def _progress(out: TextIO, done: int, total: int, start: float) -> None:
+    rate = done / max(time.monotonic() - start, 1e-9)
+    eta = (total - done) / rate if rate > 0 else 0.0
+    out.write(
+        f"import: {done:,}/{total:,} files, {rate:,.0f} files/s, "
+        f"ETA {int(eta) // 60}:{int(eta) % 60:02d}\n"
+    )
+    out.flush()
+
+
+def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stderr) -> Report:
+    """Import ``src`` into ``opts.archive_dir``; returns the closing report."""
+    start = time.monotonic()
+    report = Report()
+    writer = _Writer(Path(opts.archive_dir))
+    try:
+        jobs, bad, report.files = find_jobs(src)
+        known = writer.known()
+        for job in jobs:
+            job.known = {s.relpath: known[s.relpath] for s in job.sources if s.relpath in known}
+        for path, reason in bad:
+            if path not in known:
+                report.failed[reason] += 1
+                writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
+                                failures=[(path, reason)]))  # fmt: skip
+        out.write(f"import: {report.files:,} files, {len(jobs):,} articles in {src}\n")
+        seen, last = len(bad), time.monotonic()
+        for done in _results(opts, jobs, processes):
+            seen += done.files
+            report.unchanged += done.unchanged
+            report.imported += bool(done.rows)
+            report.merged += len(done.rows) > 1
+            for _path, reason in done.failures:
+                report.failed[reason] += 1
+            writer.add(done)
+            if time.monotonic() - last >= 2.0:
+                _progress(out, min(seen, report.files), report.files, start)
+                last = time.monotonic()
+    finally:
+        writer.close()
+    report.seconds = time.monotonic() - start
+    for line in report.lines():
+        out.write(line + "\n")
+    return report
+
+
+def _results(opts: Options, jobs: list[Job], processes: int) -> Iterator[Done]:
+    """The jobs' outcomes in order, from worker processes (at most WINDOW ahead)."""
+    if processes <= 0:
+        for job in jobs:
+            yield import_job(opts, job)
+        return
+    gate = threading.BoundedSemaphore(WINDOW)
+
+    def feed() -> Iterator[tuple[Options, Job]]:
+        for job in jobs:
+            gate.acquire()
+            yield opts, job
+
+    # fork: the workers start with the cleaner's modules already imported.
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for done in pool.imap(_done_of, feed(), chunksize=8):
+            gate.release()
+            yield done
