@@ -34,12 +34,14 @@ SINCE ?=
 UNTIL ?=
 QUIET ?=
 
+.PHONY: import
 .PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
 	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351]"
 	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
+	@echo "make import SRC=../finews [ARCHIVE=…]  bring in the old Jekyll archive's posts (offline)"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
@@ -83,6 +85,12 @@ backfill: install
 
 rebuild: install
 	$(SCRAPY) rebuild $(SCRAPY_SETTINGS)
+
+# The old Jekyll archive (its _posts/ and old_post/) into $(ARCHIVE); docs/import.md.
+SRC ?=
+import: install
+	@test -n "$(SRC)" || { echo "usage: make import SRC=../finews [ARCHIVE=archive]" >&2; exit 2; }
+	$(SCRAPY) import-archive $(SRC) $(SCRAPY_SETTINGS)
 
 demo: install sysdeps
 	$(PY) -m tests.demo --dir $(DEMO_DIR) --site $(if $(REFUSE_JSON),--refuse-json)

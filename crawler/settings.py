@@ -163,6 +163,7 @@ ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 300,
     "pipelines.snapshot.SnapshotPipeline": 400,
     "pipelines.post.PostPipeline": 500,
+    "pipelines.imported.ImportedPipeline": 550,  # make rebuild of imported articles
     "pipelines.index.IndexPipeline": 600,
 }
 

@@ -44,6 +44,7 @@ __all__ = [
     "import_job",
     "key_of",
     "rebuilt",
+    "rewrite",
 ]
 
 
@@ -188,3 +189,15 @@ def rebuilt(opts: Options, item: ImportedFile) -> Converted:
     meta = item.meta
     post = parse_old_post(str(meta["source_path"]), item.raw)
     return convert(post, str(meta["info_code"]), str(meta.get("related") or ""), item.snapshot, opts)
+
+
+def rewrite(opts: Options, item: ImportedFile) -> dict[str, Any]:
+    """Write an imported file's post (and its category page when missing) again;
+    returns its row. Runs in a worker process (crawler.workers) in a rebuild."""
+    conv = rebuilt(opts, item)
+    root = Path(opts.archive_dir)
+    atomic_write(inside(root, conv.post_relpath), conv.post_text.encode(), durable=False)
+    page = inside(root, conv.category[0])
+    if not page.exists():
+        atomic_write(page, conv.category[1].encode(), durable=False)
+    return conv.row
