@@ -56,8 +56,6 @@ class ImportedPipeline:
         except ImportProblem as exc:
             self.stats.inc_value("finews/imported/failed")
             return Failure(stage="rebuild", reason=str(exc), detail=item.snapshot)
-        await self.lane.run(
-            write_rows_at, str(self.cfg.db_path), str(self.cfg.archive_dir), [row]
-        )
+        await self.lane.run(write_rows_at, str(self.cfg.db_path), str(self.cfg.archive_dir), [row])
         self.stats.inc_value("finews/imported/rebuilt")
         return item

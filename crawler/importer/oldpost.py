@@ -64,7 +64,10 @@ _DATE = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*(\+0800|\+08:00|Z)?"
 )
 _NAIVE_TIMESTAMP = re.compile(r"\d{4}-\d{1,2}-\d{1,2}[ \t]+\d{1,2}:\d{2}:\d{2}")
-_FOOTER = re.compile(r"\[返回[^\]\n]*\]\([^)\n]*\)(?:\s*[｜|]\s*\[返回首页\]\([^)\n]*\))?")
+# A link target may hold one level of parentheses: category slugs such as
+# anxinguojizhengquan(xianggang) are in the old footers' URLs.
+_TARGET = r"\((?:[^()\n]|\([^()\n]*\))*\)"
+_FOOTER = re.compile(rf"\[返回[^\]\n]*\]{_TARGET}(?:\s*[｜|]\s*\[返回首页\]{_TARGET})?")
 _SHARE = re.compile(r"<(https?://[^>\s]*NewsShare\.html\?infoCode=[^>\s]*)>")
 _LEGACY = re.compile(r"<(https?://[a-z0-9.]*eastmoney\.com/(?:news/|a/)[^>\s]*)>")
 
@@ -139,9 +142,7 @@ def _trailers(body: str) -> tuple[str, str, str]:
     legacy = share = ""
     while lines:
         last = lines[-1].strip()
-        if not last:
-            lines.pop()
-        elif last == "[返回首页](../)" or _FOOTER.fullmatch(last):
+        if not last or last == "[返回首页](../)" or _FOOTER.fullmatch(last):
             lines.pop()
         elif m := _SHARE.fullmatch(last):
             share = share or m.group(1)
@@ -173,7 +174,10 @@ def _beijing(date: str) -> str:
 def _day_of(code: str, file_day: str) -> str:
     """The publication day when the front matter has none: the code's YYYYMMDD,
     else the file name's date; "" when neither is a real day after 2000."""
-    for candidate in (f"{code[:4]}-{code[4:6]}-{code[6:8]}" if code[:8].isdigit() else "", file_day):
+    for candidate in (
+        f"{code[:4]}-{code[4:6]}-{code[6:8]}" if code[:8].isdigit() else "",
+        file_day,
+    ):
         try:
             if candidate and 2000 <= datetime.strptime(candidate, "%Y-%m-%d").year <= 2100:
                 return candidate
@@ -211,7 +215,9 @@ def parse_old_post(relpath: str, raw: bytes) -> OldPost:
         if not day:
             raise ImportProblem(f"no date: date {date!r} is empty or invalid, {name!r} holds none")
         published, date = f"{day} 00:00:00", f"{day} 00:00:00 +0800"
-        repairs.append("date from the code" if code[:8] == day.replace("-", "") else "date from the file name")
+        repairs.append(
+            "date from the code" if code[:8] == day.replace("-", "") else "date from the file name"
+        )
     title = fields.get("title", "").strip()
     if not title:
         title = _first_sentence(body)
@@ -240,4 +246,3 @@ def parse_old_post(relpath: str, raw: bytes) -> OldPost:
         share_link=share,
         repaired="; ".join(repairs),
     )
-

@@ -27,7 +27,9 @@ IMPORT_URI = "urn:finews:import:{path}"
 CONTENT_TYPE = "text/markdown; charset=utf-8"
 
 
-def record_group(relpath: str, raw: bytes, sha256: str, mtime: float, meta: dict[str, Any]) -> bytes:
+def record_group(
+    relpath: str, raw: bytes, sha256: str, mtime: float, meta: dict[str, Any]
+) -> bytes:
     """The two records of one imported file (deterministic for the same input)."""
     stamp = datetime.fromtimestamp(int(mtime), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     metadata = {
@@ -37,7 +39,9 @@ def record_group(relpath: str, raw: bytes, sha256: str, mtime: float, meta: dict
         "source_sha256": sha256,
         "source_mtime": stamp,
     }
-    return resource_bytes(IMPORT_URI.format(path=quote(relpath)), raw, CONTENT_TYPE, stamp, metadata)
+    return resource_bytes(
+        IMPORT_URI.format(path=quote(relpath)), raw, CONTENT_TYPE, stamp, metadata
+    )
 
 
 def _recorded(path: Path) -> set[tuple[str, str]]:

@@ -61,6 +61,11 @@ class Report:
         return out
 
 
+def reason_kind(reason: str) -> str:
+    """A failure's reason without its particulars (the report counts by it)."""
+    return reason.split(" (", 1)[0].split(":", 1)[0]
+
+
 def source_commit(src: Path) -> str:
     """The checkout's HEAD (local git only), "" when ``src`` is no git checkout."""
     if not (src / ".git").exists():
@@ -193,7 +198,7 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
             job.known = {s.relpath: known[s.relpath] for s in job.sources if s.relpath in known}
         for path, reason in bad:
             if path not in known:
-                report.failed[reason] += 1
+                report.failed[reason_kind(reason)] += 1
                 writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
                                 failures=[(path, reason)]))  # fmt: skip
         out.write(f"import: {report.files:,} files, {len(jobs):,} articles in {src}\n")
@@ -204,7 +209,7 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
             report.imported += bool(done.rows)
             report.merged += len(done.rows) > 1
             for _path, reason in done.failures:
-                report.failed[reason] += 1
+                report.failed[reason_kind(reason)] += 1
             writer.add(done)
             if time.monotonic() - last >= 2.0:
                 _progress(out, min(seen, report.files), report.files, start)

@@ -12,6 +12,7 @@ the database (:mod:`crawler.importer.run` writes the rows).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,20 @@ def convert(post: OldPost, key: str, related: str, snapshot: str, opts: Options)
     return Converted(row, relpath, text_out, category_page(post))
 
 
+HEAD_FIELDS = ("title", "date", "published", "category", "tags")
+
+
+def head_of(post: OldPost) -> dict[str, str]:
+    """The front matter values the post keeps (those of the copy the old site built)."""
+    return {name: getattr(post, name) for name in HEAD_FIELDS}
+
+
+def with_head(post: OldPost, head: dict[str, str] | None) -> OldPost:
+    if not head:
+        return post
+    return dataclasses.replace(post, **{k: str(v) for k, v in head.items() if k in HEAD_FIELDS})
+
+
 def snapshot_relpath(key: str, published: str) -> str:
     return f"raw/articles/{published[:4]}/{published[5:7]}/{key}.warc.gz"
 
@@ -152,10 +167,15 @@ def import_job(opts: Options, job: Job) -> Done:
             done.sources.append((src.relpath, sha, job.key, "failed", str(exc)))
     if not parsed:
         return done
-    snapshot = snapshot_relpath(job.key, parsed[-1][3].published)
+    # The old site built only _posts/: the post keeps that copy's front matter
+    # (so its URL) whichever copy is the later body.
+    head = next((p for *_f, p in parsed if p.relpath.startswith("_posts/")), parsed[-1][3])
+    heading = head_of(head)
+    snapshot = snapshot_relpath(job.key, head.published)
     results: list[tuple[Source, bytes, str, Converted]] = []
     for src, raw, sha, post in parsed:
         try:
+            post = with_head(post, heading)
             results.append((src, raw, sha, convert(post, job.key, job.related, snapshot, opts)))
         except ImportProblem as exc:
             done.failures.append((src.relpath, str(exc)))
@@ -163,7 +183,12 @@ def import_job(opts: Options, job: Job) -> Done:
     if not results:
         return done
     root = Path(opts.archive_dir)
-    meta = {"info_code": job.key, "related": job.related, "source_commit": opts.commit}
+    meta = {
+        "info_code": job.key,
+        "related": job.related,
+        "source_commit": opts.commit,
+        "head": heading,
+    }
     groups = [
         (src.relpath, sha, record_group(src.relpath, raw, sha, src.mtime, meta))
         for src, raw, sha, _c in results
@@ -187,8 +212,10 @@ def key_of(relpath: str) -> tuple[str, str, str]:
 def rebuilt(opts: Options, item: ImportedFile) -> Converted:
     """The row and post of an imported file, again, from its WARC record."""
     meta = item.meta
-    post = parse_old_post(str(meta["source_path"]), item.raw)
-    return convert(post, str(meta["info_code"]), str(meta.get("related") or ""), item.snapshot, opts)
+    post = with_head(parse_old_post(str(meta["source_path"]), item.raw), meta.get("head"))
+    return convert(
+        post, str(meta["info_code"]), str(meta.get("related") or ""), item.snapshot, opts
+    )
 
 
 def rewrite(opts: Options, item: ImportedFile) -> dict[str, Any]:
