@@ -15,6 +15,7 @@ import html
 import json
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -147,8 +148,14 @@ def render_imported_post(
 
 def category_page(post: OldPost) -> tuple[str, str]:
     """(path, text) of the category page of the post's category."""
-    data = {"layout": "category", "title": post.tags or post.category, "category": post.category}
-    return f"category/{post.category}.html", f"---\n{dump_front_matter(data)}---\n"
+    return _category_page(post.category, post.tags)
+
+
+@lru_cache(maxsize=4096)
+def _category_page(category: str, tags: str) -> tuple[str, str]:
+    # Cached: thousands of posts share a few hundred categories.
+    data = {"layout": "category", "title": tags or category, "category": category}
+    return f"category/{category}.html", f"---\n{dump_front_matter(data)}---\n"
 
 
 def import_row(
