@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import yaml
 
@@ -167,7 +167,7 @@ def _beijing(date: str) -> str:
         return ""
     # A "Z" date (no generator wrote one, but be safe) is UTC: Beijing is +8.
     if _zone == "Z":
-        when = datetime.fromtimestamp(when.timestamp() + 8 * 3600)
+        when += timedelta(hours=8)
     return when.strftime("%Y-%m-%d %H:%M:%S") if 2000 <= when.year <= 2100 else ""
 
 
