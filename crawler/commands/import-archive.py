@@ -67,6 +67,7 @@ class Command(ScrapyCommand):
                 share_url=cfg.share_url,
                 keep_days=cfg.posts_keep_days,
                 commit=source_commit(src),
+                db_path=str(cfg.db_path),
             )
             run_import(src.resolve(), options, os.cpu_count() or 1 if cfg.workers else 0)
         finally:

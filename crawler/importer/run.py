@@ -17,6 +17,7 @@ next run writes the same bytes (nothing changes) and the rows.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import subprocess
@@ -40,6 +41,8 @@ __all__ = ["Report", "find_jobs", "run_import"]
 
 BATCH = 500
 WINDOW = 256
+CHUNK = 8
+RECYCLE = 2048
 TREES = ("_posts", "old_post")
 
 
@@ -79,44 +82,53 @@ def source_commit(src: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _files(src: Path) -> Iterator[Source]:
-    for tree in TREES:
-        for dirpath, dirnames, filenames in os.walk(src / tree):
-            dirnames.sort()
-            for name in sorted(filenames):
-                if name.endswith(".md"):
-                    path = os.path.join(dirpath, name)
-                    rel = os.path.relpath(path, src).replace(os.sep, "/")
-                    yield Source(rel, path, os.stat(path).st_mtime)
-
-
 def _order(src: Source) -> tuple[int, int]:
     # Oldest first by mtime (whole seconds); at the same second old_post/ is later.
     return int(src.mtime), src.relpath.startswith("old_post/")
 
 
-def find_jobs(src: Path) -> tuple[list[Job], list[tuple[str, str]], int]:
-    """(jobs in key order, files that name no post with the reason, files seen)."""
-    groups: dict[str, list[Source]] = {}
-    kinds: dict[str, tuple[str, str]] = {}
+Plan = list[tuple[str, tuple[str, ...], str]]  # (key, its files, related key)
+
+
+def find_jobs(src: Path) -> tuple[Plan, list[tuple[str, str]], int]:
+    """(the articles in key order, files that name no post with the reason,
+    files seen). Compact on purpose (strings only; the files are looked at when
+    their job is sent): the plan is the one thing that grows with the archive."""
+    pairs: list[tuple[str, str]] = []
     bad: list[tuple[str, str]] = []
     count = 0
-    for source in _files(src):
-        count += 1
+    for tree in TREES:
+        for dirpath, dirnames, filenames in os.walk(src / tree):
+            dirnames.sort()
+            base = os.path.relpath(dirpath, src).replace(os.sep, "/")
+            for name in filenames:
+                if not name.endswith(".md"):
+                    continue
+                count += 1
+                rel = f"{base}/{name}"
+                try:
+                    pairs.append((key_of(rel)[0], rel))
+                except ImportProblem as exc:
+                    bad.append((rel, str(exc)))
+    pairs.sort()
+    keys = {key for key, _rel in pairs}
+    plan: Plan = []
+    for key, group in itertools.groupby(pairs, key=lambda pair: pair[0]):
+        twin = {"NW": "EM", "EM": "NW"}.get(key[:2], "") + key[2:]
+        plan.append((key, tuple(rel for _key, rel in group), twin if twin in keys else ""))
+    return plan, sorted(bad), count
+
+
+def _job(src: Path, key: str, relpaths: tuple[str, ...], related: str) -> Job:
+    sources = []
+    for rel in relpaths:
+        path = os.path.join(src, rel)
         try:
-            key, kind, code = key_of(source.relpath)
-        except ImportProblem as exc:
-            bad.append((source.relpath, str(exc)))
-            continue
-        groups.setdefault(key, []).append(source)
-        kinds[key] = (kind, code)
-    jobs = []
-    for key in sorted(groups):
-        kind, code = kinds[key]
-        twin = {"article": "EM", "flash": "NW"}.get(kind, "") + code
-        related = twin if kind in ("article", "flash") and twin in groups else ""
-        jobs.append(Job(key, sorted(groups[key], key=_order), related))
-    return jobs, bad, count
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            mtime = 0.0  # gone since: the worker records it unreadable
+        sources.append(Source(rel, path, mtime))
+    return Job(key, sorted(sources, key=_order), related)
 
 
 class _Writer:
@@ -130,8 +142,10 @@ class _Writer:
         self.failures: list[dict] = []
         self.categories: set[str] = set()
 
-    def known(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT path, sha256 FROM import_sources").fetchall())
+    def recorded(self, path: str) -> bool:
+        return bool(
+            self.db.execute("SELECT 1 FROM import_sources WHERE path = ?", [path]).fetchone()
+        )
 
     def add(self, done: Done) -> None:
         self.rows += done.rows
@@ -192,16 +206,14 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
     report = Report()
     writer = _Writer(Path(opts.archive_dir))
     try:
-        jobs, bad, report.files = find_jobs(src)
-        known = writer.known()
-        for job in jobs:
-            job.known = {s.relpath: known[s.relpath] for s in job.sources if s.relpath in known}
+        plan, bad, report.files = find_jobs(src)
         for path, reason in bad:
-            if path not in known:
+            if not writer.recorded(path):
                 report.failed[reason_kind(reason)] += 1
                 writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
                                 failures=[(path, reason)]))  # fmt: skip
-        out.write(f"import: {report.files:,} files, {len(jobs):,} articles in {src}\n")
+        out.write(f"import: {report.files:,} files, {len(plan):,} articles in {src}\n")
+        jobs = (_job(src, *entry) for entry in plan)
         seen, last = len(bad), time.monotonic()
         for done in _results(opts, jobs, processes):
             seen += done.files
@@ -222,8 +234,9 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
     return report
 
 
-def _results(opts: Options, jobs: list[Job], processes: int) -> Iterator[Done]:
-    """The jobs' outcomes in order, from worker processes (at most WINDOW ahead)."""
+def _results(opts: Options, jobs: Iterator[Job], processes: int) -> Iterator[Done]:
+    """The jobs' outcomes in order, from worker processes (at most WINDOW ahead;
+    each worker replaced after RECYCLE jobs, so none grows with the archive)."""
     if processes <= 0:
         for job in jobs:
             yield import_job(opts, job)
@@ -236,7 +249,8 @@ def _results(opts: Options, jobs: list[Job], processes: int) -> Iterator[Done]:
             yield opts, job
 
     # fork: the workers start with the cleaner's modules already imported.
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for done in pool.imap(_done_of, feed(), chunksize=8):
+    pool = multiprocessing.get_context("fork").Pool(processes, maxtasksperchild=RECYCLE // CHUNK)
+    with pool:
+        for done in pool.imap(_done_of, feed(), chunksize=CHUNK):
             gate.release()
             yield done

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class Options:
     share_url: str  # FINEWS_SHARE_URL's template ("…{info_code}")
     keep_days: int
     commit: str = ""  # the checkout's HEAD, when the source is a git repository
+    db_path: str = ""  # where the digests of files imported before are (import_sources)
 
 
 @dataclass
@@ -144,6 +146,24 @@ def snapshot_relpath(key: str, published: str) -> str:
     return f"raw/articles/{published[:4]}/{published[5:7]}/{key}.warc.gz"
 
 
+_READERS: dict[str, sqlite3.Connection] = {}
+
+
+def imported_before(db_path: str, relpaths: list[str]) -> dict[str, str]:
+    """relpath -> digest of those files an earlier import recorded. Each process
+    asks the database itself (one connection each): nothing of the kind is held
+    for the whole archive."""
+    if not db_path or not relpaths:
+        return {}
+    con = _READERS.get(db_path)
+    if con is None:
+        con = _READERS[db_path] = sqlite3.connect(db_path, timeout=30)
+    marks = ",".join("?" * len(relpaths))
+    return dict(
+        con.execute(f"SELECT path, sha256 FROM import_sources WHERE path IN ({marks})", relpaths)
+    )
+
+
 def import_job(opts: Options, job: Job) -> Done:
     """Import one article's files (see the module docstring)."""
     done = Done(job.key, files=len(job.sources))
@@ -155,7 +175,8 @@ def import_job(opts: Options, job: Job) -> Done:
             done.failures.append((src.relpath, f"unreadable: {exc.strerror}"))
             continue
         files.append((src, raw, hashlib.sha256(raw).hexdigest()))
-    if files and all(job.known.get(s.relpath) == sha for s, _raw, sha in files):
+    known = job.known or imported_before(opts.db_path, [s.relpath for s, _r, _h in files])
+    if files and all(known.get(s.relpath) == sha for s, _raw, sha in files):
         done.unchanged = True
         return done
     parsed: list[tuple[Source, bytes, str, OldPost]] = []
