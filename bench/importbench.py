@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -45,6 +46,7 @@ def import_once(src: Path, archive: Path) -> dict[str, Any]:
     """One ``scrapy import-archive`` run, measured."""
     cmd = [SCRAPY, "import-archive", str(src), "-s", f"FINEWS_ARCHIVE_DIR={archive}"]
     cmd += ["-s", "LOG_LEVEL=WARNING"]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak, children, tick = 0, 0, 0
@@ -62,6 +64,10 @@ def import_once(src: Path, archive: Path) -> dict[str, Any]:
         tick += 1
         time.sleep(0.02)
     wall = time.perf_counter() - t0
+    # CPU of the command and its workers (waited for, so counted in its times):
+    # what the machine's load does not change much.
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
     m = REPORT.search(stderr)
     files, seconds = (int(m.group(1).replace(",", "")), float(m.group(2))) if m else (0, wall)
@@ -73,6 +79,7 @@ def import_once(src: Path, archive: Path) -> dict[str, Any]:
         "rss_mb": peak / 1024,
         "worker_rss_mb": children / 1024,
         "rc": proc.returncode,
+        "cpu_ms_per_post": cpu * 1000 / files if files else 0.0,
         "report": stderr.strip().splitlines()[-8:],
     }
 
@@ -118,6 +125,14 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, bool]]:
             f"{small['rss_mb']:.0f}+{small['worker_rss_mb']:.0f}",
             f"<= {TARGET_RSS_RATIO}",
             r["ratio"] <= TARGET_RSS_RATIO,
+        ),
+        (
+            "CPU ms per post (command + workers, start-up included)",
+            f"{big['cpu_ms_per_post']:.2f}",
+            f"{small['cpu_ms_per_post']:.2f} at {small['files']:,}; "
+            f"load {r['load_before'][0]:.1f} before",
+            "",
+            True,
         ),
     ]
 

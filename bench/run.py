@@ -888,7 +888,7 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
         from bench import importbench
 
         for n, (measure, value, ref, target, ok) in enumerate(importbench.rows(imp)):
-            name = ("import_rate", "import_rss_ratio")[n]
+            name = ("import_rate", "import_rss_ratio", "import_cpu")[n]
             rows.append(
                 ["9 import" if n == 0 else "", measure, value, ref, target, check(name, ok)]
             )
