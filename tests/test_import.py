@@ -210,6 +210,15 @@ def test_generated_archive_every_shape(tmp_path: Path) -> None:
     assert [r for r in after[1] if r[0] in ("articles", "article_versions")] == [
         r for r in before[1] if r[0] in ("articles", "article_versions")
     ]
+    # An import after the rebuild (which keeps no import_sources) adds nothing.
+    run_import(src, archive)
+    again = state(archive)
+    assert [r for r in again[1] if r[0] in ("articles", "article_versions")] == [
+        r for r in before[1] if r[0] in ("articles", "article_versions")
+    ]
+    assert {k: v for k, v in again[0].items() if "before-rebuild" not in k} == {
+        k: v for k, v in after[0].items() if "before-rebuild" not in k
+    }
 
 
 def test_killed_import_is_completed_by_the_next(tmp_path: Path) -> None:

@@ -147,8 +147,22 @@ class _Writer:
             self.db.execute("SELECT 1 FROM import_sources WHERE path = ?", [path]).fetchone()
         )
 
+    def stored(self, rows: list[dict]) -> bool:
+        """The database already holds these rows' bodies: the current one last and
+        each as a version (an import after ``make rebuild``, which does not keep
+        ``import_sources``): upserting them again would add versions."""
+        key = rows[-1]["info_code"]
+        row = self.db.execute("SELECT content_sha256 FROM articles WHERE info_code = ?", [key])
+        current = row.fetchone()
+        if current is None or current[0] != rows[-1]["content_sha256"]:
+            return False
+        versions = {v for (v,) in self.db.execute(
+            "SELECT content_sha256 FROM article_versions WHERE info_code = ?", [key])}  # fmt: skip
+        return all(r["content_sha256"] in versions for r in rows)
+
     def add(self, done: Done) -> None:
-        self.rows += done.rows
+        if done.rows and not self.stored(done.rows):
+            self.rows += done.rows
         now = utc_now()
         for path, sha, key, status, reason in done.sources:
             self.sources.append(
