@@ -45,13 +45,14 @@ FEED ?=
 FAST_COLUMNS ?=
 QUIET ?=
 
-.PHONY: ready help install sysdeps crawl backfill rebuild check-archive demo test lint format serve reindex site chaos bench clean
+.PHONY: ready help install sysdeps crawl backfill rebuild check-archive import demo test lint format serve reindex site chaos bench clean
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
 	@echo "make backfill SINCE=2026-01-01 [UNTIL=2026-03-31] [COLUMNS=350,351] [FEED=fast FAST_COLUMNS=102]"
 	@echo "make rebuild regenerate posts and database from the WARC snapshots (offline)"
 	@echo "make check-archive  report damaged snapshots, rows and posts that do not match them"
+	@echo "make import SRC=../finews [ARCHIVE=…]  bring in the old Jekyll archive's posts (offline)"
 	@echo "make demo    start the local replica, crawl it into $(DEMO_DIR)/archive, show the result"
 	@echo "make test    run the test suite (installs what it needs)"
 	@echo "make lint    ruff check + format check"
@@ -109,6 +110,12 @@ rebuild: ready
 # Read every snapshot and the database; report damage (exit 1), change nothing.
 check-archive: install
 	$(SCRAPY) check-archive $(SCRAPY_SETTINGS)
+
+# The old Jekyll archive (its _posts/ and old_post/) into $(ARCHIVE); docs/import.md.
+SRC ?=
+import: ready
+	@test -n "$(SRC)" || { echo "usage: make import SRC=../finews [ARCHIVE=archive]" >&2; exit 2; }
+	$(FINEWS) import $(SRC) $(SCRAPY_SETTINGS)
 
 demo: install sysdeps
 	$(PY) -m tests.demo --dir $(DEMO_DIR) --site $(if $(REFUSE_JSON),--refuse-json)

@@ -49,7 +49,7 @@ from bench.fastreplica import FastReplica, capacity  # noqa: E402
 
 PY = sys.executable
 SCRAPY = str(Path(PY).parent / "scrapy")
-FIGURES = ["e2e", "stages", "extract", "noop", "memory", "rebuild", "search", "browser"]
+FIGURES = ["e2e", "stages", "extract", "noop", "memory", "rebuild", "search", "browser", "import"]
 
 #: Settings of every benchmark crawl (finews and bare alike): no politeness
 #: delays against the local server, enough concurrency to keep Scrapy busy.
@@ -475,6 +475,13 @@ def fig_rebuild(sizes: Sizes, work: Path) -> dict[str, Any]:
     return {"articles": rows, "wall": run.wall, "rate": rows / run.wall, "rc": run.rc}
 
 
+def fig_import(sizes: Sizes, work: Path) -> dict[str, Any]:
+    # Figure 9 lives in bench/importbench.py (make import's throughput and memory).
+    from bench import importbench
+
+    return importbench.fig_import(sizes.memory == QUICK.memory, work)
+
+
 SEARCH_LINE = re.compile(
     r"^\s*(?P<label>[a-z]+ (?:SQL|HTTP))\s*\((?P<kind>[^)]*)\)?\s*median\s+(?P<med>[\d.]+) ms\s+p95\s+(?P<p95>[\d.]+) ms"
 )
@@ -876,6 +883,14 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
                     "",
                     "",
                 ]
+            )
+    if imp := results.get("import"):
+        from bench import importbench
+
+        for n, (measure, value, ref, target, ok) in enumerate(importbench.rows(imp)):
+            name = ("import_rate", "import_rss_ratio", "import_cpu")[n]
+            rows.append(
+                ["9 import" if n == 0 else "", measure, value, ref, target, check(name, ok)]
             )
     return rows, missed
 

@@ -193,6 +193,7 @@ ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 300,
     "pipelines.snapshot.SnapshotPipeline": 400,
     "pipelines.post.PostPipeline": 500,
+    "pipelines.imported.ImportedPipeline": 550,  # make rebuild of imported articles
     "pipelines.index.IndexPipeline": 600,
     # 7×24 items (the fastnews spider): their snapshot, emnews post and row.
     "pipelines.flash.FlashPipeline": 700,

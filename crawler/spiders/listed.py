@@ -51,7 +51,9 @@ class ListedArticles(ArchiveSpider):
             # Already yielded with fewer columns: fetch again to record this one.
             return self._entry_request(entry, snaps, refresh=True)
         known = archived.get(info_code)
-        if known is not None and column in known:
+        # No column recorded: an article imported from the old archive (make
+        # import); it is archived, fetched again only when due a refresh.
+        if known is not None and (column in known or not known):
             self.inc("dedupe/archived")
             return None
         if known is not None:

@@ -27,6 +27,7 @@ from crawler.eastmoney.ids import INFO_CODE_RE
 from crawler.eastmoney.pages import parse_article_page
 from crawler.eastmoney.rendered import parse_rendered_share
 from crawler.eastmoney.urls import article_url, column_name
+from crawler.importer.rebuild import imported_file, is_imported
 from crawler.items import Article, Failure, Fetched
 from crawler.spiders.base import ArchiveSpider
 from crawler.transform.warc import SnapshotRecord, read_warc, warc_damage
@@ -51,7 +52,7 @@ def versions_in(path: Path) -> Iterator[tuple[dict[str, Any], list[SnapshotRecor
             if meta is not None:
                 yield meta, responses
             meta, responses = json.loads(record.body), []
-        elif record.type == "response":
+        elif record.type in ("response", "resource"):  # resource: an imported file
             responses.append(record)
     if meta is not None:
         yield meta, responses
@@ -164,6 +165,11 @@ class RebuildSpider(ArchiveSpider):
         """An article snapshot (whole): an Article per fetch it records."""
         for n, (meta, responses) in enumerate(versions_in(path)):
             self.inc("rebuild/versions")
+            if is_imported(meta):  # read from the old Jekyll archive (make import)
+                if (imported := imported_file(meta, responses, relpath, n)) is not None:
+                    self.expected.add(meta.get("info_code", ""))
+                    yield imported
+                continue
             info_code = meta["info_code"]
             self.expected.add(info_code)
             article = Article(

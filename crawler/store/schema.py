@@ -95,6 +95,15 @@ CREATE TABLE IF NOT EXISTS metadata_changes (
     fetched TEXT,
     PRIMARY KEY (info_code, fetched_at, field)
 );
+-- Files of the old Jekyll archive read by `make import` (crawler/importer):
+-- a file whose path and digest are here is unchanged and not read again.
+CREATE TABLE IF NOT EXISTS import_sources (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    info_code TEXT,
+    status TEXT,
+    reason TEXT
+);
 CREATE TABLE IF NOT EXISTS column_state (
     column_id INTEGER PRIMARY KEY,
     clean INTEGER NOT NULL DEFAULT 0,
@@ -124,6 +133,11 @@ SEARCH_TRIGGERS = tuple(
 # The index's format was stamped in its insert trigger; format 1 (keyed by
 # rowid) needs a rebuild, format 2 is today's.
 _INDEX_FORMAT = "/* finews search format 2 */"
+# Columns added after the first archives: (name, declaration). ``origin`` is
+# "import" for an article read from the old Jekyll archive (NULL: crawled);
+# ``related`` the infoCode of its other record (an emnews flash and the NW
+# article of the same code know each other).
+ADDED_COLUMNS = (("origin", "TEXT"), ("related", "TEXT"))
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:
@@ -151,6 +165,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     db.execute("DROP TABLE IF EXISTS articles_fts")
     db.execute("DROP TABLE IF EXISTS search_writer")
+    have = {row[1] for row in db.execute("PRAGMA table_info(articles)").fetchall()}
+    for name, decl in ADDED_COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE articles ADD COLUMN {name} {decl}")
     ensure_search(db)
     ensure_flashes(db)  # the 7×24 items (crawler/store/flashes.py)
     if insert_trigger is not None and _INDEX_FORMAT not in insert_trigger[0]:

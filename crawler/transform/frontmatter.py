@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DoubleQuoted", "PostDumper", "dump_front_matter"]
+__all__ = ["DoubleQuoted", "PostDumper", "Timestamp", "dump_front_matter"]
 
 
 class DoubleQuoted(str):
@@ -30,6 +30,19 @@ def _double_quoted(dumper: yaml.SafeDumper, value: DoubleQuoted) -> yaml.ScalarN
 
 
 PostDumper.add_representer(DoubleQuoted, _double_quoted)
+
+
+class Timestamp(str):
+    """A date PyYAML must emit plain, as a YAML timestamp (``2021-12-08 10:46:18``):
+    an imported post keeps the old one's ``date:`` as it was, and a zone-less
+    timestamp (UTC to Jekyll) read as a quoted string would move its URL's day."""
+
+
+def _timestamp(dumper: yaml.SafeDumper, value: Timestamp) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", str(value))
+
+
+PostDumper.add_representer(Timestamp, _timestamp)
 
 # YAML 1.1 reads NEL, LS and PS as line breaks, yet PyYAML writes them raw in
 # plain and single-quoted scalars, where they fold into a space: a summary with
@@ -58,6 +71,7 @@ if getattr(yaml, "__with_libyaml__", False):
         """libyaml's safe dumper with the same representers as :class:`PostDumper`."""
 
     CPostDumper.add_representer(DoubleQuoted, _double_quoted)
+    CPostDumper.add_representer(Timestamp, _timestamp)
     FAST_DUMPER: type | None = CPostDumper
 else:  # pragma: no cover - PyYAML built without libyaml
     FAST_DUMPER = None

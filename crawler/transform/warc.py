@@ -34,6 +34,7 @@ __all__ = [
     "SnapshotRecord",
     "read_warc",
     "record_id",
+    "resource_bytes",
     "response_headers",
     "warc_bytes",
     "warc_damage",
@@ -137,6 +138,34 @@ def warc_bytes(responses: list[Fetched], metadata: dict[str, Any] | None = None)
             warc_headers_dict={
                 "WARC-Record-ID": record_id(resp.key),
                 "WARC-Date": warc_date(resp.fetched_at),
+            },
+        )
+        writer.write_record(record)
+    return out.getvalue()
+
+
+def resource_bytes(
+    uri: str, payload: bytes, content_type: str, date: str, metadata: dict[str, Any]
+) -> bytes:
+    """Gzipped WARC records of a file kept byte for byte (an imported post): a
+    ``metadata`` record (``metadata``, JSON with sorted keys) then a
+    ``resource`` record holding ``payload`` as it is. Deterministic: the ids
+    derive from the content, ``date`` (ISO UTC) is the file's own time."""
+    out = io.BytesIO()
+    writer = WARCWriter(out, gzip=True)
+    meta = json.dumps(metadata, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    for rec_type, body, ctype in (
+        ("metadata", meta, "application/json"),
+        ("resource", payload, content_type),
+    ):
+        record = writer.create_warc_record(
+            uri,
+            rec_type,
+            payload=io.BytesIO(body),
+            warc_content_type=ctype,
+            warc_headers_dict={
+                "WARC-Record-ID": record_id(rec_type, uri, body),
+                "WARC-Date": warc_date(date),
             },
         )
         writer.write_record(record)
