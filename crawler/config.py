@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: ``FINEWS_RENDER``: never render, render when the fast route failed, render first.
 RENDER_MODES = ("never", "auto", "always")
+#: ``FINEWS_IMAGES``: pictures fetched and kept in the archive, or left as upstream links.
+IMAGE_MODES = ("archive", "link")
 
 
 class ConfigError(ValueError):
@@ -80,6 +82,11 @@ class FinewsConfig:
     # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
     chromium: str = ""
     render_recycle_pages: int = 100
+    # Archived pictures (pipelines/images.py): FINEWS_IMAGES ("archive" | "link"),
+    # FINEWS_IMAGE_MAX_BYTES, FINEWS_IMAGE_TIMEOUT (seconds).
+    images: str = "archive"
+    image_max_bytes: int = 5 * 1024 * 1024
+    image_timeout: float = 20.0
 
     @property
     def db_path(self) -> Path:
@@ -103,6 +110,9 @@ class FinewsConfig:
         render = str(settings.get("FINEWS_RENDER") or "auto").strip().lower()
         if render not in RENDER_MODES:
             raise ConfigError(f"FINEWS_RENDER must be never, auto or always, got {render!r}")
+        images = str(settings.get("FINEWS_IMAGES") or "archive").strip().lower()
+        if images not in IMAGE_MODES:
+            raise ConfigError(f"FINEWS_IMAGES must be archive or link, got {images!r}")
         page_size = settings.getint("FINEWS_PAGE_SIZE", 50)
         if not 1 <= page_size <= 200:
             raise ConfigError(f"FINEWS_PAGE_SIZE must be 1..200, got {page_size}")
@@ -137,6 +147,9 @@ class FinewsConfig:
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
             chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
+            images=images,
+            image_max_bytes=max(1, settings.getint("FINEWS_IMAGE_MAX_BYTES", 5 * 1024 * 1024)),
+            image_timeout=max(0.1, settings.getfloat("FINEWS_IMAGE_TIMEOUT", 20.0)),
         )
 
     def share_url_for(self, info_code: str) -> str:

@@ -125,3 +125,19 @@ def share_page_url(info_code: str) -> str:
     if not INFO_CODE_RE.match(info_code):
         raise ValueError(f"not an infoCode: {info_code!r}")
     return SHARE_PAGE.format(info_code=info_code)
+
+
+#: Hosts of the pictures in article bodies (np-newspic.dfcfw.com, …): fetched
+#: and archived (FINEWS_IMAGES=archive), sent to FINEWS_UPSTREAM like Eastmoney's.
+IMAGE_DOMAINS = ("dfcfw.com", DOMAIN)
+
+
+def is_image_host(host: str) -> bool:
+    """A host whose pictures finews archives: ``*.dfcfw.com`` or ``*.eastmoney.com``."""
+    host = host.lower()
+    return any(host == d or host.endswith("." + d) for d in IMAGE_DOMAINS)
+
+
+def is_mirrored(host: str) -> bool:
+    """A host that FINEWS_UPSTREAM stands in for: Eastmoney's and its picture hosts."""
+    return is_eastmoney(host) or is_image_host(host)
