@@ -17,7 +17,7 @@ import sqlite_utils
 
 from crawler.files import sync_filesystem
 from crawler.store.schema import connect
-from crawler.transform.images import ImageCopy
+from crawler.transform.images import ImageCopy, restore_images
 
 CHUNK = 500
 # One connection per database and thread of the index lane (as crawler.store.writes).
@@ -55,3 +55,16 @@ def close_images_database(db_path: str) -> None:
     db = _CONNECTIONS.pop((db_path, threading.get_ident()), None)
     if db is not None:
         db.close()
+
+
+def restore_images_at(root: Path, db_path: Path, max_bytes: int) -> list[str]:
+    """``make rebuild``'s hook: the pictures of ``raw/images/`` back under
+    ``assets/img/`` and in ``images`` (before any article is rebuilt, so the
+    images stage finds them); returns what could not be restored."""
+    copies, problems = restore_images(root, max_bytes)
+    db = connect(db_path)
+    try:
+        upsert_images(db, copies)
+    finally:
+        db.close()
+    return problems
