@@ -35,6 +35,11 @@ GENERATED = (
     "status.json",
     "*.db",
     "*.db-*",
+    # crawler/sitepages.py's pages and the archived pictures
+    "page",
+    "day",
+    "_finews_site.yml",
+    "img",
 )
 
 
