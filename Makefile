@@ -12,6 +12,7 @@ UPSTREAM ?=
 COLUMNS ?=
 PAGES ?=
 SITE_URL ?=
+IMAGES ?=
 BODY_SOURCE ?=
 RENDER ?=
 CHROMIUM ?=
@@ -28,6 +29,7 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) -s LOG_LEVEL=$(LOGLEVEL) \
 	$(if $(QUIET),-s FINEWS_QUIET=True) \
 	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
 	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM)) \
+	$(if $(IMAGES),-s FINEWS_IMAGES=$(IMAGES)) \
 	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS))
 
 SINCE ?=
@@ -35,6 +37,7 @@ UNTIL ?=
 QUIET ?=
 
 .PHONY: help install sysdeps crawl backfill rebuild demo test lint format serve reindex site chaos bench clean
+.PHONY: serve-site
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -47,7 +50,8 @@ help:
 	@echo "make chaos   randomized fault campaign (CHAOS_SEED, CHAOS_RUNS, CHAOS_MINUTES)"
 	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
 	@echo "make reindex rebuild the search index of $(ARCHIVE)/finews.db (after a hand edit)"
-	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
+	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/ (SITE_URL=https://… for absolute feed links)"
+	@echo "make serve-site  build the site and serve it on 127.0.0.1:$(SITE_PORT)"
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -132,8 +136,20 @@ serve: install
 reindex: install
 	$(PY) -m crawler.store.search rebuild $(ARCHIVE)/finews.db
 
-site: sysdeps
-	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site
+# The index pages Jekyll cannot make under --safe (home and media pages 2..n,
+# a page per day) are written first by crawler/sitepages.py; SITE_URL=https://…
+# gives /feed.xml absolute links (its url: in _finews_site.yml).
+site: install sysdeps
+	$(PY) -m crawler.sitepages $(ARCHIVE) $(if $(SITE_URL),--site-url $(SITE_URL))
+	LANG=C.UTF-8 jekyll build --safe -s $(ARCHIVE) -d $(ARCHIVE)/_site \
+	  --config $(ARCHIVE)/_config.yml,$(ARCHIVE)/_finews_site.yml
+
+# The built site on 127.0.0.1:$(SITE_PORT) (opened as files it has no style
+# and broken links: its links are root-relative).
+SITE_PORT ?= 4000
+serve-site: site
+	@echo "site: http://127.0.0.1:$(SITE_PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory $(ARCHIVE)/_site
 
 clean:
 	rm -rf build .pytest_cache

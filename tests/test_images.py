@@ -34,7 +34,7 @@ def test_image_urls_are_the_picture_hosts_once_each_in_order() -> None:
     html = (
         f'<p>a</p><img src="{PIC}b.png" alt="x"><img src="https://other.example.com/c.jpg">'
         f'<img src="{PIC}a.jpg?x=1&amp;y=2"><img src="{PIC}b.png">'
-        '<img src="http://pic.eastmoney.com/d.gif">'
+        '<img src="http://pic.eastmoney.com/d.gif"><img src="https://finance.eastmoney.com/a/x">'
     )
     assert image_urls(html) == [
         f"{PIC}b.png",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from crawler.eastmoney.urls import is_image_host
+from crawler.eastmoney.urls import is_picture_url
 from crawler.files import atomic_write, inside
 from crawler.items import Fetched
 from crawler.transform.warc import SnapshotRecord, read_warc, warc_bytes
@@ -70,13 +70,13 @@ class ImageCopy:
 
 
 def image_urls(clean_html: str) -> list[str]:
-    """The picture URLs of a clean body that finews archives (``*.dfcfw.com``,
-    ``*.eastmoney.com``), in order, each once. Other hosts stay links."""
+    """The picture URLs of a clean body that finews archives
+    (``urls.is_picture_url``), in order, each once. Others stay links."""
     found: dict[str, None] = {}
     for match in _IMG_SRC.finditer(clean_html):
         url = html.unescape(match.group(2))
         parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and is_image_host(parts.hostname or ""):
+        if parts.scheme in ("http", "https") and is_picture_url(parts.hostname or "", parts.path):
             found[url] = None
     return list(found)
 
