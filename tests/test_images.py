@@ -246,3 +246,28 @@ def test_link_mode_fetches_no_picture(data_dir: Path, tmp_path: Path) -> None:
     first = _posts(archive)["2026-11-23-NW202611233592000001.md"].decode()
     assert f"![]({GOOD[0]})" in first and "/assets/img/" not in first
     assert not (archive / "assets" / "img").exists()
+
+
+def test_datasette_serves_the_copy_a_row_names(crawled: tuple[Path, list[str]]) -> None:
+    """Real Datasette with the static mount docs/browsing.md gives (``--static
+    assets:<archive>/assets/``): the path in ``body_markdown`` answers the picture."""
+    import asyncio
+    import re
+
+    from datasette.app import Datasette
+
+    archive, _ = crawled
+    db = sqlite3.connect(archive / "finews.db")
+    markdown = db.execute(
+        "SELECT body_markdown FROM articles WHERE info_code = 'NW202611233592000002'"
+    ).fetchone()[0]
+    (path,) = re.findall(r"!\[\]\((/assets/img/[0-9a-f]{64}\.jpg)\)", markdown)
+
+    async def get() -> tuple[int, str, bytes]:
+        ds = Datasette(
+            [str(archive / "finews.db")], static_mounts=[("assets", str(archive / "assets"))]
+        )
+        response = await ds.client.get(path)
+        return response.status_code, response.headers["content-type"], response.content
+
+    assert asyncio.run(get()) == (200, "image/jpeg", JPEG)
