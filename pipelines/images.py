@@ -1,7 +1,7 @@
 """The images stage: the pictures an article shows, archived and shown from the archive.
 
-Between clean and snapshot. Each picture URL of the clean body on a picture
-host (``urls.is_image_host``) is fetched once — once per run (kept here) and
+Between clean and snapshot. Each picture URL of the clean body
+(``urls.is_picture_url``) is fetched once — once per run (kept here) and
 once per archive (the ``images`` table, crawler.store.images) — checked
 (crawler.transform.images), its copy and WARC written in a worker, and the
 body's ``img[src]`` pointed at ``/assets/img/<sha256>.<ext>``. A picture that
@@ -11,7 +11,8 @@ snapshot) never fetches: it shows what ``make rebuild`` restored.
 
 Settings: FINEWS_IMAGES, FINEWS_IMAGE_TIMEOUT, FINEWS_IMAGE_MAX_BYTES,
 FINEWS_ARCHIVE_DIR, FINEWS_WORKERS. Stats: ``finews/images/archived``,
-``finews/images/known``, ``finews/images/failed``, ``finews/images/bytes``.
+``finews/images/known``, ``finews/images/failed``, ``finews/images/bytes``,
+``finews/images/late`` (an article went on after 2 x FINEWS_IMAGE_TIMEOUT).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from crawler.items import Article, Failure
 from crawler.store.images import close_images_database, known_images, write_images_at
 from crawler.store.schema import connect
 from crawler.store.writes import write_failure_at
-from crawler.transform.images import ASSET_PREFIX, image_urls, localize, write_image
+from crawler.transform.images import image_urls, localize, write_image
 from crawler.workers import Workers
 
 if TYPE_CHECKING:
@@ -36,12 +37,8 @@ if TYPE_CHECKING:
 
 
 class ImagesPipeline:
-    """Sets ``clean_html``'s pictures to their archived copies (see the module doc).
-
-    Settings: FINEWS_IMAGES, FINEWS_IMAGE_TIMEOUT, FINEWS_IMAGE_MAX_BYTES,
-    FINEWS_ARCHIVE_DIR, FINEWS_WORKERS. Stats: ``finews/images/archived``,
-    ``finews/images/known``, ``finews/images/failed``, ``finews/images/bytes``.
-    """
+    """Points ``clean_html``'s pictures at their archived copies (settings and
+    stats: the module doc)."""
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.crawler, self.stats, self.cfg = crawler, crawler.stats, cfg
@@ -59,6 +56,8 @@ class ImagesPipeline:
         return cls(crawler, FinewsConfig.from_settings(crawler.settings))
 
     async def close_spider(self) -> None:
+        if self.fetching:
+            await asyncio.gather(*self.fetching.values(), return_exceptions=True)
         if self.db is not None:
             self.db.close()
         if self.writes:
@@ -77,19 +76,20 @@ class ImagesPipeline:
         shown = image_urls(adapter["clean_html"])
         urls = [u for u in shown if u not in self.local]
         if urls:
-            if self.db is None:
-                self.db = connect(self.cfg.db_path)
+            self.db = self.db or connect(self.cfg.db_path)
             for url, path in known_images(self.db, urls).items():
-                self.local[url] = ASSET_PREFIX + path.removeprefix("assets/img/")
+                self.local[url] = "/" + path  # /assets/img/<sha256>.<ext>
                 self.stats.inc_value("finews/images/known")
             missing = [u for u in urls if u not in self.local]
             if missing and not adapter["snapshot"]:  # a rebuild makes no request
                 # An URL another article is fetching is awaited, not fetched again.
-                for url in missing:
-                    if url not in self.fetching:
-                        task = asyncio.ensure_future(self.archive(url, adapter["info_code"]))
-                        self.fetching[url] = task
-                await asyncio.gather(*(self.fetching[u] for u in missing))
+                for url in (u for u in missing if u not in self.fetching):
+                    self.fetching[url] = asyncio.ensure_future(self.archive(url, item.info_code))
+                # Time in the downloader's queue counts too: past it the post
+                # links the upstream, the download goes on (for later articles).
+                if waiting := {self.fetching[u] for u in missing if u in self.fetching}:
+                    _, late = await asyncio.wait(waiting, timeout=self.cfg.image_timeout * 2)
+                    self.stats.inc_value("finews/images/late", len(late))
         found = {u: p for u in shown if (p := self.local.get(u))}
         adapter["clean_html"] = localize(adapter["clean_html"], found)
         return item

@@ -271,3 +271,21 @@ def test_datasette_serves_the_copy_a_row_names(crawled: tuple[Path, list[str]]) 
         return response.status_code, response.headers["content-type"], response.content
 
     assert asyncio.run(get()) == (200, "image/jpeg", JPEG)
+
+
+def test_a_slow_picture_does_not_hold_the_article(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    art = _article("202611233592000003", "2026-11-23 12:00:00", [f"{PIC}D6_slow.jpg"])
+    (data / "slow.json").write_text(json.dumps(art, ensure_ascii=False))
+    archive = tmp_path / "archive"
+    with Replica(data, fillers=False) as replica:
+        settings = {"FINEWS_COLUMNS": "350", "FINEWS_IMAGE_TIMEOUT": "0.5"}
+        # 1 of 4 requests timed out: over FINEWS_MAX_FAILED_SHARE, the run is "partial".
+        run_crawl(archive, replica.url, settings=settings, expect_exit=5)
+    db = sqlite3.connect(archive / "finews.db")
+    ((reason,),) = db.execute("SELECT reason FROM failures WHERE stage = 'image'").fetchall()
+    assert reason.startswith("image download failed") and "Timeout" in reason, reason
+    assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    post = _posts(archive)["2026-11-23-NW202611233592000003.md"].decode()
+    assert f"![]({PIC}D6_slow.jpg)" in post
