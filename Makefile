@@ -12,6 +12,7 @@ UPSTREAM ?=
 COLUMNS ?=
 PAGES ?=
 SITE_URL ?=
+IMAGES ?=
 BODY_SOURCE ?=
 RENDER ?=
 CHROMIUM ?=
@@ -30,6 +31,7 @@ SCRAPY_SETTINGS = -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) $(if $(LOGLEVEL),-s LOG_LEVEL
 	$(if $(QUIET),-s FINEWS_QUIET=$(QUIET)) \
 	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
 	$(if $(CHROMIUM),-s FINEWS_CHROMIUM=$(CHROMIUM)) \
+	$(if $(IMAGES),-s FINEWS_IMAGES=$(IMAGES)) \
 	$(if $(WORKERS),-s FINEWS_WORKERS=$(WORKERS)) \
 	$(if $(MAX_RUN_MINUTES),-s FINEWS_MAX_RUN_MINUTES=$(MAX_RUN_MINUTES)) \
 	$(if $(FAST_COLUMNS),-s FINEWS_FAST_COLUMNS=$(FAST_COLUMNS))
@@ -46,6 +48,7 @@ FAST_COLUMNS ?=
 QUIET ?=
 
 .PHONY: ready help install sysdeps crawl backfill rebuild check-archive import demo test lint format serve reindex site chaos bench clean
+.PHONY: serve-site
 
 help:
 	@echo "make crawl   crawl the live site into $(ARCHIVE)/ (UPSTREAM, ARCHIVE, COLUMNS, PAGES)"
@@ -60,7 +63,8 @@ help:
 	@echo "make chaos   randomized fault campaign (CHAOS_SEED, CHAOS_RUNS, CHAOS_MINUTES)"
 	@echo "make serve   Datasette on 127.0.0.1:$(PORT) over $(ARCHIVE)/ (read-only)"
 	@echo "make reindex rebuild the search index of $(ARCHIVE)/finews.db (after a hand edit)"
-	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/"
+	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/ (SITE_URL=https://… for absolute feed links)"
+	@echo "make serve-site  build the site and serve it on 127.0.0.1:$(SITE_PORT)"
 
 # Set-up only: pip runs here (and for the development targets that depend on the
 # stamp), never for the run targets below (crawl, backfill, rebuild, serve,
@@ -162,9 +166,19 @@ serve: ready
 reindex: ready
 	$(PY) -m crawler.store.search rebuild $(ARCHIVE)/finews.db
 
-# Needs Jekyll (make sysdeps); never installs it at run time.
+# Needs Jekyll (make sysdeps); never installs it at run time. The index pages
+# Jekyll cannot make under --safe (home and media pages 2..n, a page per day)
+# are written first by crawler/sitepages.py; SITE_URL=https://… gives
+# /feed.xml absolute links (its url: in _finews_site.yml).
 site: ready
-	$(FINEWS) site --archive $(ARCHIVE)
+	$(FINEWS) site --archive $(ARCHIVE) $(if $(SITE_URL),--site-url $(SITE_URL))
+
+# The built site on 127.0.0.1:$(SITE_PORT) (opened as files it has no style
+# and broken links: its links are root-relative).
+SITE_PORT ?= 4000
+serve-site: site
+	@echo "site: http://127.0.0.1:$(SITE_PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory $(ARCHIVE)/_site
 
 clean:
 	rm -rf build .pytest_cache

@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--if-changed", action="store_true", help="site: build only when posts changed"
     )
+    parser.add_argument("--site-url", help="site: the site's URL, for absolute feed links")
     parser.add_argument("--port", type=int, default=8001, help="serve: the port on 127.0.0.1")
     return parser
 
@@ -143,9 +144,11 @@ def _newest_post(archive: Path) -> float:
     return max(times)
 
 
-def site(archive: Path, if_changed: bool) -> int:
+def site(archive: Path, if_changed: bool, site_url: str = "") -> int:
     """Jekyll build into ``<archive>/_site``; with ``if_changed`` only when posts changed
-    since the last build (``_site/.finews-built``), so cron can call it after every run."""
+    since the last build (``_site/.finews-built``), so cron can call it after every run.
+    First the index pages Jekyll cannot make under ``--safe`` (:mod:`crawler.sitepages`);
+    ``site_url`` gives ``/feed.xml`` absolute links."""
     if not (archive / "_config.yml").is_file():
         return _error(f"{archive} is not an archive (no _config.yml)")
     jekyll = shutil.which("jekyll")
@@ -155,8 +158,15 @@ def site(archive: Path, if_changed: bool) -> int:
     started = time.time()
     if if_changed and stamp.exists() and _newest_post(archive) <= stamp.stat().st_mtime:
         return 0
+    from crawler.sitepages import SITE_CONFIG, write_pages
+
+    try:
+        write_pages(archive, site_url)
+    except ValueError as exc:
+        return _error(str(exc))
     env = {**os.environ, "LANG": "C.UTF-8"}
     argv = [jekyll, "build", "--safe", "-s", str(archive), "-d", str(archive / "_site")]
+    argv += ["--config", f"{archive / '_config.yml'},{archive / SITE_CONFIG}"]
     done = subprocess.run(argv, env=env, check=False)
     if done.returncode == 0:
         stamp.touch()
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.command == "serve":
         return serve(archive, opts.port, rest)
     if opts.command == "site":
-        return site(archive, opts.if_changed)
+        return site(archive, opts.if_changed, opts.site_url or "")
     if opts.command == "backfill" and not opts.since:
         return _error("backfill needs --since YYYY-MM-DD (and may take --until YYYY-MM-DD)")
     if opts.command != "backfill" and (opts.since or opts.until):

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: ``FINEWS_RENDER``: never render, render when the fast route failed, render first.
 RENDER_MODES = ("never", "auto", "always")
+#: ``FINEWS_IMAGES``: pictures fetched and kept in the archive, or left as upstream links.
+IMAGE_MODES = ("archive", "link")
 
 
 class ConfigError(ValueError):
@@ -189,6 +191,11 @@ class FinewsConfig:
     offline: bool = False  # an offline command (rebuild, import, check): no browser probe
     # The 7×24 feed (crawler/spiders/fastnews.py): FINEWS_FAST_COLUMNS.
     fast_columns: tuple[int, ...] = (102,)
+    # Archived pictures (pipelines/images.py): FINEWS_IMAGES ("archive" | "link"),
+    # FINEWS_IMAGE_MAX_BYTES, FINEWS_IMAGE_TIMEOUT (seconds).
+    images: str = "archive"
+    image_max_bytes: int = 5 * 1024 * 1024
+    image_timeout: float = 20.0
 
     @property
     def db_path(self) -> Path:
@@ -218,6 +225,9 @@ class FinewsConfig:
         render = str(settings.get("FINEWS_RENDER") or "auto").strip().lower()
         if render not in RENDER_MODES:
             raise ConfigError(f"FINEWS_RENDER must be never, auto or always, got {render!r}")
+        images = str(settings.get("FINEWS_IMAGES") or "archive").strip().lower()
+        if images not in IMAGE_MODES:
+            raise ConfigError(f"FINEWS_IMAGES must be archive or link, got {images!r}")
         page_size = settings.getint("FINEWS_PAGE_SIZE", 50)
         if not 1 <= page_size <= 200:
             raise ConfigError(f"FINEWS_PAGE_SIZE must be 1..200, got {page_size}")
@@ -268,6 +278,9 @@ class FinewsConfig:
                     settings.get("FINEWS_FAST_COLUMNS") or "102", "FINEWS_FAST_COLUMNS"
                 )
             ),
+            images=images,
+            image_max_bytes=max(1, settings.getint("FINEWS_IMAGE_MAX_BYTES", 5 * 1024 * 1024)),
+            image_timeout=max(0.1, settings.getfloat("FINEWS_IMAGE_TIMEOUT", 20.0)),
         )
 
     def share_url_for(self, info_code: str) -> str:

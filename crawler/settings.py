@@ -119,6 +119,16 @@ FINEWS_RENDER = "auto"
 FINEWS_CHROMIUM = ""
 # A fresh browser context every this many rendered pages (bounds memory).
 FINEWS_RENDER_RECYCLE_PAGES = 100
+# Pictures in article bodies (np-newspic.dfcfw.com and other *.dfcfw.com,
+# *.eastmoney.com hosts): "archive" fetches each URL once (same politeness as
+# pages), keeps it in a WARC (raw/images/) and under assets/img/<sha256>.<ext>,
+# and posts show that copy; "link" leaves the upstream's URL in the post.
+# A picture larger than FINEWS_IMAGE_MAX_BYTES, or not a JPEG/PNG/GIF/WebP, is
+# a recorded failure (the post links the upstream's URL); its download waits at
+# most FINEWS_IMAGE_TIMEOUT seconds, without retries. See pipelines/images.py.
+FINEWS_IMAGES = "archive"
+FINEWS_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+FINEWS_IMAGE_TIMEOUT = 20.0
 
 # --- Scrapy: politeness for the real site ---------------------------------
 USER_AGENT = (
@@ -191,6 +201,7 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 100,
     "pipelines.dedupe.DedupePipeline": 200,
     "pipelines.clean.CleanPipeline": 300,
+    "pipelines.images.ImagesPipeline": 350,
     "pipelines.snapshot.SnapshotPipeline": 400,
     "pipelines.post.PostPipeline": 500,
     "pipelines.imported.ImportedPipeline": 550,  # make rebuild of imported articles

@@ -30,6 +30,8 @@ SKELETON_DIR = Path(__file__).resolve().parent.parent / "archive"
 MANIFEST = ".skeleton.json"
 # Generated content never comes from the skeleton.
 _GENERATED = {"_posts", "old_post", "raw", "logs", "_site", ".jekyll-cache", "category"}
+# Written by crawler/sitepages.py (make site) and the images stage.
+_GENERATED |= {"page", "day", "_finews_site.yml"}
 # Files the archive directory gets at run time (the repository's archive/ is
 # also the default archive): never part of the skeleton.
 _RUNTIME = {"status.json", ".lock", ".browser-probe.json", ".jekyll-metadata", MANIFEST}
@@ -45,6 +47,16 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
             "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",
         }
+    ),
+    "index.html": frozenset({"066bd2726093986fe5b785772a2798737fc651caee79238bbf76e75d12ebf49e"}),
+    "_layouts/category.html": frozenset(
+        {"518bf4206d37743a6a5fd134d85e5c2f2a8814ca5774c165db412f297ddce61a"}
+    ),
+    "_layouts/post.html": frozenset(
+        {"25436d91aa00e7fb10231b89bd68cef617214f7056caf843139dc1b4e72cbc14"}
+    ),
+    "assets/style.css": frozenset(
+        {"46d3ed696d8ba1e5204727a6431a8d71163c2fd0a4707c240299a0f41c987ef0"}
     ),
     "plugins/finews_search.py": frozenset(
         {
@@ -68,6 +80,7 @@ def skeleton_files() -> list[Path]:
         if (
             path.is_file()
             and rel.parts[0] not in _GENERATED
+            and rel.parts[:2] != ("assets", "img")  # archived pictures (pipelines/images.py)
             and rel.name not in _RUNTIME
             and not rel.name.startswith("finews.db")
             and "__pycache__" not in rel.parts

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from crawler.sitepages import write_pages
 from tests.replica.server import Replica
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,12 +76,19 @@ def main() -> int:
         print(f"    [{stage}] {reason} {url}")
     if args.site:
         out = scratch / "_site"
+        write_pages(archive)  # the index pages (crawler/sitepages.py), as make site
+        config = f"{archive / '_config.yml'},{archive / '_finews_site.yml'}"
         subprocess.run(
-            ["jekyll", "build", "--safe", "-q", "-s", str(archive), "-d", str(out)],
+            ["jekyll", "build", "--safe", "-q", "-s", str(archive), "-d", str(out)]
+            + ["--config", config],
             check=True,
             env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
         )
-        print(f"  site:      {out}/index.html")
+        print(f"  site:      {out} (root-relative links: serve it, do not open the files)")
+        print(
+            f"site:    make serve-site ARCHIVE={archive}   (builds and serves http://127.0.0.1:4000/)"
+        )
+        print(f"         or: python3 -m http.server 4000 --bind 127.0.0.1 --directory {out}")
     print(
         f"browse:  make serve ARCHIVE={archive}   (Datasette with the archive's metadata and search plugin)"
     )

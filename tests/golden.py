@@ -106,6 +106,8 @@ ROW_QUERIES = {
     ),
     "column_state": "SELECT column_id, clean, reached FROM column_state ORDER BY column_id",
     "article_stocks": "SELECT code, stock, info_code FROM article_stocks ORDER BY 1, 2, 3",
+    # Archived pictures (pipelines/images.py); fetched_at is a clock reading.
+    "images": "SELECT url, sha256, ext, content_type, bytes, path, snapshot FROM images ORDER BY url",
 }
 
 
@@ -142,11 +144,16 @@ def digest(archive: Path) -> dict[str, Any]:
         for p in sorted((archive / "raw" / "articles").rglob("*.warc.gz"))
     }
     # List and failure snapshots are named by day and request: their records, pooled.
-    for kind in ("lists", "failures"):
+    for kind in ("lists", "failures", "images"):
         records = [r for p in (archive / "raw" / kind).rglob("*.warc.gz") for r in _warc_records(p)]
         warcs[kind] = sorted(records)
+    pictures = {
+        str(p.relative_to(archive)): _sha(p.read_bytes())
+        for p in sorted((archive / "assets" / "img").glob("*"))
+    }
     return {
         "posts": posts,
+        "pictures": pictures,
         "categories": categories,
         "warc": warcs,
         "rows": _rows(archive / "finews.db"),

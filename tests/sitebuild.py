@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from crawler.sitepages import SITE_CONFIG, write_pages
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 ARCHIVE_DIR = REPO_DIR / "archive"
 
@@ -35,6 +37,11 @@ GENERATED = (
     "status.json",
     "*.db",
     "*.db-*",
+    # crawler/sitepages.py's pages and the archived pictures
+    "page",
+    "day",
+    "_finews_site.yml",
+    "img",
 )
 
 
@@ -99,8 +106,9 @@ def build_site(
     quiet: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     extra_args: tuple[str, ...] | list[str] = (),
+    site_url: str = "",
 ) -> subprocess.CompletedProcess:
-    """Run ``jekyll build --safe -s src -d dest``.
+    """Write the index pages, then run ``jekyll build --safe -s src -d dest``.
 
     Raises JekyllBuildError (with Jekyll's stdout and stderr) if jekyll is not
     installed, fails, or does not finish within ``timeout`` seconds.
@@ -110,7 +118,11 @@ def build_site(
         raise JekyllBuildError(
             "jekyll is not installed (on Debian: apt-get install jekyll ruby-jekyll-feed)"
         )
-    cmd = [exe, "build", "--safe", "--trace", "-s", str(src), "-d", str(dest)]
+    # As make site: finews's index pages first (crawler/sitepages.py), its
+    # _finews_site.yml (the site's url) read after _config.yml.
+    write_pages(src, site_url)
+    config = f"{src / '_config.yml'},{src / SITE_CONFIG}"
+    cmd = [exe, "build", "--safe", "--trace", "-s", str(src), "-d", str(dest), "--config", config]
     if quiet:
         cmd.append("--quiet")
     cmd.extend(extra_args)

@@ -383,37 +383,39 @@ def test_future_post_is_published(site):
     assert not doc.css(".post-stocks")
 
 
-def home_sections(out: Path) -> list[tuple[str, str, list[tuple[str, str]]]]:
+def home_media(out: Path) -> list[tuple[str, str, str]]:
     doc = page(out, "index.html")
-    sections = []
-    for sec in doc.css("section.home-category"):
-        heading = sec.css("h2 a")
-        items = [(li.css("a::attr(href)").get(), text_of(li.css("a"))) for li in sec.css("li")]
-        sections.append((text_of(heading), heading.attrib["href"], items))
-    return sections
+    return [
+        ((a.xpath("text()").get() or "").strip(), a.attrib["href"], text_of(a.css(".count")))
+        for a in doc.css("nav.media-nav a.media")
+    ]
 
 
-def test_home_lists_categories_by_newest_post(site):
+def test_home_lists_media_by_newest_post(site):
+    assert home_media(site["out"]) == [
+        (
+            CATEGORY_TITLES[SH],
+            "/category/shanghaizhengquanbao%C2%B7zhongguozhengquanwang.html",
+            "2",
+        ),
+        (CATEGORY_TITLES[ZG], f"/category/{ZG}.html", "3"),
+        (CATEGORY_TITLES[XH], f"/category/{XH}.html", "7"),
+    ]
+
+
+def test_home_lists_the_newest_posts_of_all_media(site):
     out = site["out"]
-    sections = home_sections(out)
-    assert [s[0] for s in sections] == [
-        CATEGORY_TITLES[SH],
-        CATEGORY_TITLES[ZG],
-        CATEGORY_TITLES[XH],
+    doc = page(out, "index.html")
+    items = doc.css("ul.post-list li")
+    newest = sorted({**POSTS, **XH_POSTS}.items(), key=lambda kv: kv[1][1], reverse=True)
+    expected = [("未来时间的新闻", None)] + [
+        (t, post_url(slug, d, c)) for c, (slug, d, t) in newest
     ]
-    assert [s[1] for s in sections] == [
-        "/category/shanghaizhengquanbao%C2%B7zhongguozhengquanwang.html",
-        f"/category/{ZG}.html",
-        f"/category/{XH}.html",
-    ]
-    sh, zg, xh = (s[2] for s in sections)
-    assert [t for _, t in sh] == ["未来时间的新闻", POSTS["202206162411662200"][2]]
-    assert zg == [
-        (post_url(*POSTS[c][:2], c), POSTS[c][2])
-        for c in ("202206152411662100", "202206142411662087", "202206132411662001")
-    ]
-    # Only the newest five of the seven.
-    assert [t for _, t in xh] == [f"新华社快讯第{i}条" for i in (7, 6, 5, 4, 3)]
+    assert [text_of(li.css("a")) for li in items] == [t for t, _ in expected]
+    assert [li.css("a::attr(href)").get() for li in items][1:] == [u for _, u in expected[1:]]
+    assert text_of(items[2].css(".post-media")) == "中国经济网"
+    assert not doc.css("nav.pager")  # 13 posts: one page
+    assert doc.css("p.home-count a::attr(href)").get() == "/day/"
     html = (out / "index.html").read_text("utf-8")
     assert "<script" not in html
     assert EVIL_MARKER not in html
@@ -421,6 +423,34 @@ def test_home_lists_categories_by_newest_post(site):
         Selector(text=html).css('link[type="application/atom+xml"]::attr(href)').get()
         == "/feed.xml"
     )
+
+
+def test_day_pages_and_previous_next(site):
+    out = site["out"]
+    day = page(out, "day/2022-06-10.html")
+    assert [text_of(a) for a in day.css("ul.post-list li a")] == [
+        f"新华社快讯第{i}条" for i in range(7, 0, -1)
+    ]
+    assert day.css("a.prev::attr(href)").get() == "/day/2022-06-13.html"
+    assert day.css("a.next::attr(href)").get() is None
+    hostile = page(out, "day/2022-06-15.html")
+    assert [text_of(a) for a in hostile.css("ul.post-list li a")] == [HOSTILE_TITLE]
+    assert "<script>alert(1)" not in (out / "day/2022-06-15.html").read_text("utf-8")
+    days = page(out, "day/index.html")
+    assert days.css("ul.day-list a::text").getall()[1:] == [
+        "2022-06-16",
+        "2022-06-15",
+        "2022-06-14",
+        "2022-06-13",
+        "2022-06-10",
+    ]
+    slug, date, _ = POSTS["202206142411662087"]
+    post = page(out, post_path(out, slug, date, "202206142411662087").relative_to(out))
+    assert post.css("nav.post-nav a.prev::attr(href)").get() == post_url(
+        *POSTS["202206132411662001"][:2], "202206132411662001"
+    )
+    assert text_of(post.css("nav.post-nav a.next")) == f"下一篇：{HOSTILE_TITLE} →"
+    assert post.css("nav.post-nav a.day-link::attr(href)").get() == "/day/2022-06-14.html"
 
 
 def test_category_page_lists_posts_newest_first(site):
@@ -505,6 +535,9 @@ def test_non_site_files_are_excluded(site):
         "feed.xml",
         "assets/style.css",
         *(f"category/{slug}.html" for slug in CATEGORY_TITLES),
+        "day/index.html",
+        *(f"day/{d[:10]}.html" for _, d, _ in {**POSTS, **XH_POSTS}.values()),
+        f"day/{site['future'][:10]}.html",
         *expected_posts,
     }
     assert generated == expected

@@ -93,3 +93,57 @@ def page_path(base: str, article: dict) -> str:
 
     day = article["showTime"][:10].replace("-", "/")
     return f"/{category_slug(article['mediaName'])}/{day}/NW{article['code']}.html"
+
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_screenshots_of_home_and_a_post_offline(site: tuple[str, list[dict]], width: int) -> None:
+    """Home and the post with a picture, in a desktop and a phone window: the
+    expected text visible, nothing wider than the window, the picture shown
+    from the archive with every request outside the site refused."""
+    base, articles = site
+    executable = find_chromium()
+    assert executable, "no Chromium: `make sysdeps` installs chromium-headless-shell"
+    newest = max(articles, key=lambda a: (a["showTime"], a["code"]))
+    pictured = next(a for a in articles if a["name"] == "image_and_placeholder")
+    outside: list[str] = []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=launch_args(), headless=True)
+        page = browser.new_page(viewport={"width": width, "height": 1000})
+
+        def offline(route: object) -> None:
+            url = route.request.url  # type: ignore[attr-defined]
+            if url.startswith(base):
+                route.continue_()  # type: ignore[attr-defined]
+            else:
+                outside.append(url)
+                route.abort()  # type: ignore[attr-defined]
+
+        page.route("**/*", offline)
+        page.goto(base + "/")
+        assert page.locator("h1.home-title").inner_text() == "最新文章"
+        assert page.locator("ul.post-list a", has_text=newest["title"]).first.is_visible()
+        assert page.locator("nav.media-nav").is_visible()
+        assert page.evaluate(OVERFLOW) <= 0, "the home page is wider than the window"
+        page.screenshot(path=str(SCREENSHOTS / f"site-home-{width}.png"), full_page=True)
+
+        page.goto(base + page_path(base, pictured))
+        assert page.locator("h1.post-title").inner_text() == pictured["title"]
+        assert page.get_by_text(pictured["expected_text"].split("\n")[0]).is_visible()
+        img = page.locator("div.post-body img").first
+        assert (img.get_attribute("src") or "").startswith("/assets/img/")
+        img.scroll_into_view_if_needed()
+        assert img.evaluate("el => el.complete && el.naturalWidth > 0"), "the picture did not load"
+        assert page.locator("nav.post-nav a.day-link").is_visible()
+        assert page.evaluate(OVERFLOW) <= 0, "the post is wider than the window"
+        page.screenshot(path=str(SCREENSHOTS / f"site-post-{width}.png"), full_page=True)
+
+        page.click("nav.post-nav a.day-link")
+        assert page.locator("h1.day-title").inner_text() == f"{pictured['showTime'][:10]} 的新闻"
+        assert page.evaluate(OVERFLOW) <= 0, "the day page is wider than the window"
+        browser.close()
+    assert outside == [], "the site asked for something outside itself"

@@ -158,3 +158,32 @@ def fast_news_url(host: int, column: int, sort_end: str, page_size: int, req_tra
         "req_trace": req_trace,
     }
     return f"{FAST_NEWS_ORIGINS[host]}{FAST_NEWS_PATH}?{urlencode(query)}"
+
+
+#: Hosts of the pictures in article bodies (np-newspic.dfcfw.com, …): fetched
+#: and archived (FINEWS_IMAGES=archive), sent to FINEWS_UPSTREAM like Eastmoney's.
+IMAGE_DOMAINS = ("dfcfw.com", DOMAIN)
+
+
+def is_image_host(host: str) -> bool:
+    """A host whose pictures finews archives: ``*.dfcfw.com`` or ``*.eastmoney.com``."""
+    host = host.lower()
+    return any(host == d or host.endswith("." + d) for d in IMAGE_DOMAINS)
+
+
+#: On Eastmoney's own hosts a picture has a picture's name: ``<img src="x">``
+#: absolutized to ``https://finance.eastmoney.com/a/x`` is not fetched.
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
+
+
+def is_picture_url(host: str, path: str) -> bool:
+    """A picture finews archives: any path on ``*.dfcfw.com`` (np-newspic), a
+    picture file name on ``*.eastmoney.com``."""
+    if not is_image_host(host):
+        return False
+    return not is_eastmoney(host) or path.lower().endswith(PICTURE_SUFFIXES)
+
+
+def is_mirrored(host: str) -> bool:
+    """A host that FINEWS_UPSTREAM stands in for: Eastmoney's and its picture hosts."""
+    return is_eastmoney(host) or is_image_host(host)

@@ -1,7 +1,7 @@
 """Send Eastmoney's requests to another origin (a mirror, the test replica).
 
 ``UpstreamOverrideMiddleware`` sends every request for an ``eastmoney.com``
-host to ``FINEWS_UPSTREAM`` (same path and query) when that setting is set,
+host (and for the picture hosts, ``*.dfcfw.com``: ``urls.is_mirrored``) to ``FINEWS_UPSTREAM`` (same path and query) when that setting is set,
 and remembers the canonical URL in ``request.meta["finews_canonical_url"]``
 (:data:`CANONICAL_KEY`) so snapshots, posts and the database keep Eastmoney's
 URLs; :func:`canonical_url` reads it back from a response.
@@ -56,7 +56,8 @@ class UpstreamOverrideMiddleware:
             return None
         url = request.url
         parts = urlsplit(url)
-        if is_eastmoney(url):
+        if urls.is_mirrored(parts.hostname or ""):
+            # Eastmoney's hosts and its picture hosts (*.dfcfw.com).
             canonical = url
         elif parts.netloc == self._netloc and request.meta.get(CANONICAL_KEY):
             # A redirect inside the mirror ("Location: /a/x.html"): keep the

@@ -30,6 +30,7 @@ from crawler.eastmoney.urls import article_url, column_name
 from crawler.importer.rebuild import imported_file, is_imported
 from crawler.items import Article, Failure, Fetched
 from crawler.spiders.base import ArchiveSpider
+from crawler.store.images import restore_images_at
 from crawler.transform.warc import SnapshotRecord, read_warc, warc_damage
 
 
@@ -126,6 +127,9 @@ class RebuildSpider(ArchiveSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         root = self.cfg.archive_dir
+        if self.cfg.images == "archive":  # pictures first: the articles show them
+            for problem in restore_images_at(root, self.cfg.db_path, self.cfg.image_max_bytes):
+                yield Failure(stage="rebuild", reason=problem)
         for directory, method in self.sources:
             for path in sorted((root / directory).rglob("*.warc.gz")):
                 self.inc("rebuild/files")

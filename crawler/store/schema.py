@@ -104,6 +104,18 @@ CREATE TABLE IF NOT EXISTS import_sources (
     status TEXT,
     reason TEXT
 );
+-- Archived pictures (crawler/store/images.py): one row per URL, the file
+-- content-addressed (two URLs of the same bytes name one file).
+CREATE TABLE IF NOT EXISTS images (
+    url TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    ext TEXT NOT NULL,
+    content_type TEXT,
+    bytes INTEGER,
+    path TEXT NOT NULL,
+    snapshot TEXT,
+    fetched_at TEXT
+);
 CREATE TABLE IF NOT EXISTS column_state (
     column_id INTEGER PRIMARY KEY,
     clean INTEGER NOT NULL DEFAULT 0,

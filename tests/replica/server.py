@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.replica import fastnews as fastfeed
 from tests.replica import faults as faultmodes
+from tests.replica import images as pictures
 from tests.replica import pages
 from tests.replica.faults import FaultInjector, Faults
 from tests.replica.fixtures import COLUMNS, Article, load_articles
@@ -242,6 +243,8 @@ class ReplicaState:
             page = int(m.group(2) or 1)
             if column is not None and page >= 1:
                 return _html(200, pages.column_page(column, page))
+        if (pic := pictures.picture(path)) is not None:  # np-newspic.dfcfw.com pictures
+            return Response(pic[0], pic[1], pic[2])
         if m := re.fullmatch(r"/news/1\d+,(\d{17,18})\.html", path):
             location = f"https://finance.eastmoney.com/a/{m.group(1)}.html"
             body = f'<html><body>Moved to <a href="{location}">{location}</a></body></html>'
