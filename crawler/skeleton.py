@@ -43,6 +43,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
+            "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",
         }
     ),
     "plugins/finews_search.py": frozenset(
@@ -52,6 +53,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "c8808ec8dc42ea18b8940c5844b4c03c0c8080fd9e951360b58ab2794336c7d3",
             "c0b3cf1e218d43184b67c0b97a315b7301b2afea2354d2160824665ed0eac994",
             "20ce6b2387606d96b51876a8399e09d63863787ec5d91da042939a6cbe40ba93",
+            "025b279cc2719328c5ea10122a2d9847bffe516a388dc4dfecff6f4630f64f7e",
         }
     ),
 }

@@ -13,7 +13,10 @@
    bigram; 3+: phrase of consecutive bigrams). ``hookimpl(trylast=True)``
    because Datasette registers its own ``escape_fts`` in the same hook and the
    last ``create_function`` wins. A word written ``title:央行`` (or
-   ``summary:``, ``body_text:``) is looked for in that column only.
+   ``summary:``, ``body_text:``) is looked for in that column only. The
+   ``search`` canned query matches with the same function (so ``央行 降息``
+   finds there what the table search finds) and highlights ``search_word``,
+   the query's first word.
 
    Datasette's per-column search (``?_search_title=央行``) hard-codes
    ``rowid in (select rowid …)``, but the index is keyed by the article code
@@ -78,28 +81,44 @@ def phrase_query(text: str) -> str:
     return _quote(" ".join(text[i : i + 2] for i in range(len(text) - 1)))
 
 
-def fts_query(query: str) -> str:
-    """Drop-in for Datasette's ``escape_fts`` against ``articles_search``."""
+def query_words(query: str) -> list[tuple[str | None, str]]:
+    """``(column or None, text)`` of each word or ``"phrase"`` of a query, as
+    Datasette's ``escape_fts`` splits it."""
     if query.count('"') % 2:
         query += '"'
     bits = [bit for bit in _SPLIT.split(query) if bit and bit != '""']
-    phrases = []
+    words = []
     for bit in bits:
         column = _COLUMN_WORD.match(bit)
         if column:
             bit = column.group(2)
         text = bit[1:-1] if len(bit) >= 2 and bit[0] == bit[-1] == '"' else bit
         if text:
-            phrase = phrase_query(text)
-            phrases.append(f"{column.group(1)} : {phrase}" if column else phrase)
+            words.append((column.group(1) if column else None, text))
+    return words
+
+
+def fts_query(query: str) -> str:
+    """Drop-in for Datasette's ``escape_fts`` against ``articles_search``."""
+    phrases = []
+    for column, text in query_words(query):
+        phrase = phrase_query(text)
+        phrases.append(f"{column} : {phrase}" if column else phrase)
     # An empty phrase matches nothing (Datasette's would be a syntax error).
     return " ".join(phrases) or '""'
+
+
+def search_word(query: Any) -> str:
+    """The first word of a query (what the ranked search highlights)."""
+    words = query_words(query) if isinstance(query, str) else []
+    return words[0][1] if words else ""
 
 
 @hookimpl(trylast=True)
 def prepare_connection(conn: Any, database: str) -> None:
     if database in DATABASES:
         conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+        conn.create_function("search_word", 1, search_word, deterministic=True)
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
