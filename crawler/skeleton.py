@@ -44,6 +44,8 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
             "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",
+            "8ef3e63d8683afe5ea6a79bb785339a56fd27e6f9728e949506a9cc6e0e84773",
+            "95e07c5ca0aec022ee0c70b9e19ec146aca5c5e1e14ac4dbc0b72c89d6167b1f",
         }
     ),
     "plugins/finews_search.py": frozenset(
@@ -54,6 +56,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "c0b3cf1e218d43184b67c0b97a315b7301b2afea2354d2160824665ed0eac994",
             "20ce6b2387606d96b51876a8399e09d63863787ec5d91da042939a6cbe40ba93",
             "025b279cc2719328c5ea10122a2d9847bffe516a388dc4dfecff6f4630f64f7e",
+            "9ce5b8443879d589283fd87c56642801904a632928a3690596a2853cdff4233f",
         }
     ),
 }

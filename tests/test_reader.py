@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,12 +22,12 @@ import yaml
 from datasette.app import Datasette
 
 from crawler.transform.html import vocabulary
-from tests.searchdata import ARCHIVE, BY_KEY, SERVE_SETTINGS, archive_dir, expected
+from tests.searchdata import ARCHIVE, BY_KEY, SERVE_SETTINGS, archive_dir, expected, load_plugin
 
 
-def _load() -> Any:
+def _load(name: str = "finews_reader") -> Any:
     spec = importlib.util.spec_from_file_location(
-        "finews_reader_under_test", ARCHIVE / "plugins" / "finews_reader.py"
+        f"{name}_under_test", ARCHIVE / "plugins" / f"{name}.py"
     )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -35,6 +36,8 @@ def _load() -> Any:
 
 
 READER = _load()
+PLANS = _load("finews_table_search")
+SEARCH = load_plugin("finews_search_for_reader")
 METADATA = yaml.safe_load((ARCHIVE / "metadata.yml").read_text("utf-8"))
 
 
@@ -69,7 +72,7 @@ def test_the_allowlist_is_the_cleaners() -> None:
         ("[点](javascript:alert(1))", "点", "javascript"),
         ('<div style="color:red">块</div>', "<div>块</div>", "style"),
         ("| a | b |\n|---|---|\n| 1 | 2 |", "<td>1</td>", "|"),
-        ("<table><tr><td colspan=\"2\">格</td></tr></table>", 'colspan="2"', "<tr>\n<td"),
+        ('<table><tr><td colspan="2">格</td></tr></table>', 'colspan="2"', "<tr>\n<td"),
     ],
 )
 def test_article_html_renders_safely(markdown: str, shown: str, absent: str) -> None:
@@ -120,7 +123,9 @@ def test_row_page_is_the_article(archive: Path) -> None:
 
 def test_table_lists_headlines_linked_to_their_pages(archive: Path) -> None:
     (page,) = get(archive, "/finews/articles")
-    links = re.findall(r'<td class="finews-title[^"]*"[^>]*><a href="/finews/articles/(NW\d+)">', page.text)
+    links = re.findall(
+        r'<td class="finews-title[^"]*"[^>]*><a href="/finews/articles/(NW\d+)">', page.text
+    )
     assert len(links) == 20
     assert set(links) == {doc.info_code for doc in BY_KEY.values()}
     # Datasette's own table, one click away.
@@ -173,7 +178,12 @@ def test_ranked_search_finds_what_the_table_search_finds(archive: Path, query: s
         assert f"<mark>{first}</mark>" in row["snippet"]
 
 
-READER_FIRST_WORD = {"央行 降息": "央行", "央行": "央行", "title:央行": "央行", '"降息预期"': "降息预期"}
+READER_FIRST_WORD = {
+    "央行 降息": "央行",
+    "央行": "央行",
+    "title:央行": "央行",
+    '"降息预期"': "降息预期",
+}
 READER_FIRST_WORD["涨 央行"] = "涨"
 
 
@@ -186,7 +196,9 @@ def test_dashboards_run_only_their_own_sql(archive: Path) -> None:
     paths = [f"/finews.json?_shape=objects&sql={quote(chart['query'])}" for chart in charts]
     other = "/finews.json?sql=" + quote("select * from articles")
     changed = f"/finews.json?sql={quote(charts[0]['query'] + ' ')}"
-    pages = get(archive, "/-/dashboards/archive", "/-/dashboards/crawl-health", other, changed, *paths)
+    pages = get(
+        archive, "/-/dashboards/archive", "/-/dashboards/crawl-health", other, changed, *paths
+    )
     assert [p.status_code for p in pages[:2]] == [200, 200]
     assert [p.status_code for p in pages[2:4]] == [403, 403]
     for chart, page in zip(charts, pages[4:], strict=True):
@@ -196,3 +208,35 @@ def test_dashboards_run_only_their_own_sql(archive: Path) -> None:
     html = pages[1].text
     scripts = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert scripts and all(s.startswith("/") for s in scripts), scripts
+
+
+@pytest.mark.parametrize(
+    "query", ["央行", "涨", "央", "降息预期", "央行 降息", "title:央行", "GDP", "旧版"]
+)
+@pytest.mark.parametrize("clause", ["BY_KEY", "ALL_HITS", "PROBE"])
+def test_every_search_plan_finds_exactly_the_articles(
+    archive: Path, clause: str, query: str
+) -> None:
+    """Whatever plan the hit count picks, the same articles, newest first."""
+    conn = sqlite3.connect(archive / "finews.db")
+    conn.create_function("escape_fts", 1, SEARCH.fts_query)
+    rows = conn.execute(
+        f"select info_code, published_at from articles where {getattr(PLANS, clause)}"
+        " order by published_at desc",
+        {"search": query},
+    ).fetchall()
+    conn.close()
+    found = {code for code, _ in rows}
+    if ":" in query:
+        assert found == {d.info_code for d in BY_KEY.values() if "央行" in d.title}
+    else:
+        assert found == expected(query)
+
+
+def test_the_plan_follows_the_hit_count() -> None:
+    assert PLANS.plan(0, True) == PLANS.plan(PLANS.RARE, True) == PLANS.BY_KEY
+    assert PLANS.plan(PLANS.RARE + 1, True) == PLANS.plan(PLANS.COMMON, True) == PLANS.ALL_HITS
+    assert PLANS.plan(PLANS.COMMON + 1, True) == PLANS.PROBE
+    assert PLANS.plan(PLANS.COMMON + 1, False) == PLANS.ALL_HITS
+    assert PLANS.newest_first({}) and PLANS.newest_first({"_sort_desc": "published_at"})
+    assert not PLANS.newest_first({"_sort": "title"})

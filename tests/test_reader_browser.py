@@ -92,7 +92,9 @@ def test_search_for_central_bank(server: str, page: tuple[Page, list[str]]) -> N
     with tab.expect_navigation(wait_until="load"):
         tab.press("input#_search", "Enter")
     links = tab.locator("table.finews-list td.finews-title a")
-    found = sorted((links.nth(i).get_attribute("href") or "").rsplit("/", 1)[-1] for i in range(links.count()))
+    found = sorted(
+        (links.nth(i).get_attribute("href") or "").rsplit("/", 1)[-1] for i in range(links.count())
+    )
     assert found == sorted(CENTRAL_BANK)
     assert tab.get_by_text("5 rows", exact=False).first.is_visible()
     fits(tab)

@@ -18,10 +18,11 @@
    finds there what the table search finds) and highlights ``search_word``,
    the query's first word.
 
-   Datasette's per-column search (``?_search_title=央行``) hard-codes
-   ``rowid in (select rowid …)``, but the index is keyed by the article code
-   (``fts_pk: code``, see ``crawler/store/search.py`` for why), so the ASGI wrapper
-   below turns it into ``?_search=title:央行`` before Datasette sees it.
+   The table search itself (the where clause, the count) is
+   ``finews_table_search.py``'s; Datasette's per-column search
+   (``?_search_title=央行``) is turned into ``?_search=title:央行`` by the ASGI
+   wrapper below before Datasette sees it, and ``_nocount=1`` is added to a
+   search (finews_table_search.py counts it).
 
 2. ``<mark>`` highlights in the ``snippet`` column of canned queries render as
    HTML (the rest of the cell stays escaped).
@@ -169,12 +170,15 @@ def asgi_wrapper() -> Any:
                 if scope.get("method", "GET") not in _SAFE_METHODS:
                     await _refuse(send)
                     return
-                if _TABLE_PATH.match(scope.get("path", "")) and b"_search_" in scope.get(
-                    "query_string", b""
-                ):
-                    rewritten = column_search_to_search(scope["query_string"].decode("latin-1"))
+                query = scope.get("query_string", b"")
+                if _TABLE_PATH.match(scope.get("path", "")) and b"_search" in query:
+                    rewritten = column_search_to_search(query.decode("latin-1"))
                     if rewritten is not None:
-                        scope = dict(scope, query_string=rewritten.encode("latin-1"))
+                        query = rewritten.encode("latin-1")
+                    # The count of a search is finews_table_search.py's.
+                    if b"_nocount=" not in query:
+                        query += b"&_nocount=1"
+                    scope = dict(scope, query_string=query)
             await app(scope, receive, send)
 
         return finews
