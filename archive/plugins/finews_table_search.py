@@ -41,7 +41,7 @@ from datasette.filters import FilterArguments
 
 DATABASES = frozenset({"finews"})
 TABLE = "articles"
-RARE = 2000
+RARE = 500
 COMMON = 50000
 COUNT_MS = 40
 
