@@ -62,6 +62,14 @@ SEARCH_COLUMNS = ("title", "summary", "body_text")
 _COLUMN_WORD = re.compile(rf"^({'|'.join(SEARCH_COLUMNS)}):(.+)$")
 # The articles table page (HTML, JSON, CSV) of a finews database.
 _TABLE_PATH = re.compile(rf"^/({'|'.join(DATABASES)})/articles(\.json|\.csv)?$")
+# Its HTML page, shown as a list of headlines (archive/templates/_table-finews-articles.html)
+# unless columns are asked for.
+_LIST_PATH = "/finews/articles"
+_COLUMNS_ASKED = re.compile(rb"(^|&)_(no)?col=")
+_LIST_COLUMNS = b"&" + b"&".join(
+    b"_col=" + c for c in (b"title", b"published_at", b"media", b"columns", b"summary")
+)
+_LIST_COLUMNS += b"&_finews_list=1"
 
 
 def _quote(text: str) -> str:
@@ -179,6 +187,10 @@ def asgi_wrapper() -> Any:
                     if b"_nocount=" not in query:
                         query += b"&_nocount=1"
                     scope = dict(scope, query_string=query)
+                if scope.get("path") == _LIST_PATH and not _COLUMNS_ASKED.search(query):
+                    # The headline list reads these columns only (Datasette
+                    # renders every cell it selects, bodies included).
+                    scope = dict(scope, query_string=(query + _LIST_COLUMNS).lstrip(b"&"))
             await app(scope, receive, send)
 
         return finews
