@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -243,3 +244,20 @@ def test_the_plan_follows_the_hit_count() -> None:
     assert PLANS.plan(PLANS.COMMON + 1, False) == PLANS.ALL_HITS
     assert PLANS.newest_first({}) and PLANS.newest_first({"_sort_desc": "published_at"})
     assert not PLANS.newest_first({"_sort": "title"})
+
+
+def test_blocks_chart_counts_block_pages_by_kind(archive: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "finews.db"
+    copy.write_bytes((archive / "finews.db").read_bytes())
+    conn = sqlite3.connect(copy)
+    stats = {"finews/blocked": 3, "finews/blocked/captcha": 2, "finews/blocked/http_403": 1}
+    conn.execute(
+        "insert into crawl_runs (id, spider, started_at, status, stats) values (?, ?, ?, ?, ?)",
+        [99, "columns", "2099-01-01T17:00:00Z", "blocked", json.dumps(stats)],
+    )
+    board = METADATA["plugins"]["datasette-dashboards"]["crawl-health"]["charts"]
+    rows = conn.execute(board["blocks"]["query"]).fetchall()
+    # Beijing day of 17:00 UTC is the next day.
+    assert rows == [("2099-01-02", "captcha", 2), ("2099-01-02", "http_403", 1)]
+    assert conn.execute(board["last-status"]["query"]).fetchone() == ("blocked",)
+    conn.close()
