@@ -40,6 +40,8 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     "_config.yml": frozenset({"614352a438e663e6498e87ef84620f72af974e2c6be3846d7d6cf49afb02c36a"}),
     "metadata.yml": frozenset(
         {
+            "cfda439fbcc591d448811519ce18cf60c286fbf776abdfe716848ad7fdf12e12",
+            "edd5b5b07a0578d5a0946c8dffc8a7ec1866e6900e7dd14f8bf75ef4aa2d8673",
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
@@ -50,6 +52,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     ),
     "plugins/finews_search.py": frozenset(
         {
+            "5f340912fd1bc08f52416ec417f219047c4d4daf0e80123b9a7d36c3351dcc01",
             "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
             "c8808ec8dc42ea18b8940c5844b4c03c0c8080fd9e951360b58ab2794336c7d3",
