@@ -173,12 +173,14 @@ def dashboard_queries(datasette: Any) -> set[str]:
 @hookimpl
 def actor_from_request(datasette: Any, request: Any) -> dict[str, str] | None:
     path = request.path
+    # (Datasette shows the actor in its menu: "display" says what it is.)
+    actor = {"id": ACTOR, "display": "图表 · charts (read-only)"}
     if path == "/-/dashboards" or path.startswith("/-/dashboards/"):
-        return {"id": ACTOR}
+        return actor
     if path.rstrip("/").removesuffix(".json").lstrip("/") in DATABASES:
         sql = request.args.get("sql")
         if sql and sql in dashboard_queries(datasette):
-            return {"id": ACTOR}
+            return actor
     return None
 
 
