@@ -42,10 +42,14 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     "_config.yml": frozenset({"614352a438e663e6498e87ef84620f72af974e2c6be3846d7d6cf49afb02c36a"}),
     "metadata.yml": frozenset(
         {
+            "cfda439fbcc591d448811519ce18cf60c286fbf776abdfe716848ad7fdf12e12",
+            "edd5b5b07a0578d5a0946c8dffc8a7ec1866e6900e7dd14f8bf75ef4aa2d8673",
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
             "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",
+            "8ef3e63d8683afe5ea6a79bb785339a56fd27e6f9728e949506a9cc6e0e84773",
+            "95e07c5ca0aec022ee0c70b9e19ec146aca5c5e1e14ac4dbc0b72c89d6167b1f",
         }
     ),
     "index.html": frozenset({"066bd2726093986fe5b785772a2798737fc651caee79238bbf76e75d12ebf49e"}),
@@ -60,11 +64,14 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     ),
     "plugins/finews_search.py": frozenset(
         {
+            "5f340912fd1bc08f52416ec417f219047c4d4daf0e80123b9a7d36c3351dcc01",
             "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
             "c8808ec8dc42ea18b8940c5844b4c03c0c8080fd9e951360b58ab2794336c7d3",
             "c0b3cf1e218d43184b67c0b97a315b7301b2afea2354d2160824665ed0eac994",
             "20ce6b2387606d96b51876a8399e09d63863787ec5d91da042939a6cbe40ba93",
+            "025b279cc2719328c5ea10122a2d9847bffe516a388dc4dfecff6f4630f64f7e",
+            "9ce5b8443879d589283fd87c56642801904a632928a3690596a2853cdff4233f",
         }
     ),
 }

@@ -515,7 +515,13 @@ def test_table_search_finds_exactly_the_articles_containing_it(archive: Path, qu
 
 def test_table_search_lists_newest_first_and_counts(archive: Path) -> None:
     data = get_json(archive, f"/finews/articles.json?_search={quote('央行')}")
-    assert data["filtered_table_rows_count"] == 5
+    # A search is counted by finews_table_search.py (shown on the HTML page),
+    # not by Datasette's count(*), unless asked for with an empty _nocount.
+    assert data["filtered_table_rows_count"] is None
+    counted = get_json(archive, f"/finews/articles.json?_search={quote('央行')}&_nocount=")
+    assert counted["filtered_table_rows_count"] == 5
+    (page,) = fetch(archive, f"/finews/articles?_search={quote('央行')}")
+    assert "5 篇 · 5 rows" in page.text
     published = [row[3] for row in data["rows"]]  # columns: info_code, code, title, published_at
     assert data["columns"][3] == "published_at"
     assert published == sorted(published, reverse=True)
@@ -539,7 +545,9 @@ def test_search_box_html(archive: Path) -> None:
     assert page.status_code == 200
     assert 'name="_search"' in page.text
     for doc in DOCS:
-        assert (f">{doc.info_code}<" in page.text) == (doc.info_code in HAND_CHECKED["降息"])
+        # The list links each headline to its article's page (archive/templates/).
+        link = f'href="/finews/articles/{doc.info_code}"'
+        assert (link in page.text) == (doc.info_code in HAND_CHECKED["降息"])
 
 
 # --- canned queries ---------------------------------------------------------
@@ -746,11 +754,17 @@ def test_read_only(archive: Path) -> None:
     # No plugin that writes (datasette-write, -insert, -upload-csvs, …): add
     # a plugin here only after checking it cannot.
     plugins = get_json(archive, "/-/plugins.json")
-    # finews_errors.py only turns an exception's status into 400.
+    # The dashboards run only their own queries (finews_reader.py); Leaflet is
+    # their dependency (static files); render-markdown only renders cells.
     assert {p["name"] for p in plugins} <= {
         "finews_search.py",
         "finews_facets.py",
         "finews_errors.py",
+        "finews_reader.py",
+        "finews_table_search.py",
+        "datasette-dashboards",
+        "datasette-leaflet",
+        "datasette-render-markdown",
     }
     settings_ = get_json(archive, "/-/settings.json")
     assert {k: settings_[k] for k in SERVE_SETTINGS} == SERVE_SETTINGS

@@ -13,12 +13,16 @@
    bigram; 3+: phrase of consecutive bigrams). ``hookimpl(trylast=True)``
    because Datasette registers its own ``escape_fts`` in the same hook and the
    last ``create_function`` wins. A word written ``title:央行`` (or
-   ``summary:``, ``body_text:``) is looked for in that column only.
+   ``summary:``, ``body_text:``) is looked for in that column only. The
+   ``search`` canned query matches with the same function (so ``央行 降息``
+   finds there what the table search finds) and highlights ``search_word``,
+   the query's first word.
 
-   Datasette's per-column search (``?_search_title=央行``) hard-codes
-   ``rowid in (select rowid …)``, but the index is keyed by the article code
-   (``fts_pk: code``, see ``crawler/store/search.py`` for why), so the ASGI wrapper
-   below turns it into ``?_search=title:央行`` before Datasette sees it.
+   The table search itself (the where clause, the count) is
+   ``finews_table_search.py``'s; Datasette's per-column search
+   (``?_search_title=央行``) is turned into ``?_search=title:央行`` by the ASGI
+   wrapper below before Datasette sees it, and ``_nocount=1`` is added to a
+   search (finews_table_search.py counts it).
 
 2. ``<mark>`` highlights in the ``snippet`` column of canned queries render as
    HTML (the rest of the cell stays escaped).
@@ -58,6 +62,14 @@ SEARCH_COLUMNS = ("title", "summary", "body_text")
 _COLUMN_WORD = re.compile(rf"^({'|'.join(SEARCH_COLUMNS)}):(.+)$")
 # The articles table page (HTML, JSON, CSV) of a finews database.
 _TABLE_PATH = re.compile(rf"^/({'|'.join(DATABASES)})/articles(\.json|\.csv)?$")
+# Its HTML page, shown as a list of headlines (archive/templates/_table-finews-articles.html)
+# unless columns are asked for.
+_LIST_PATH = "/finews/articles"
+_COLUMNS_ASKED = re.compile(rb"(^|&)_(no)?col=")
+_LIST_COLUMNS = b"&" + b"&".join(
+    b"_col=" + c for c in (b"title", b"published_at", b"media", b"columns", b"summary")
+)
+_LIST_COLUMNS += b"&_finews_list=1"
 
 
 def _quote(text: str) -> str:
@@ -78,28 +90,44 @@ def phrase_query(text: str) -> str:
     return _quote(" ".join(text[i : i + 2] for i in range(len(text) - 1)))
 
 
-def fts_query(query: str) -> str:
-    """Drop-in for Datasette's ``escape_fts`` against ``articles_search``."""
+def query_words(query: str) -> list[tuple[str | None, str]]:
+    """``(column or None, text)`` of each word or ``"phrase"`` of a query, as
+    Datasette's ``escape_fts`` splits it."""
     if query.count('"') % 2:
         query += '"'
     bits = [bit for bit in _SPLIT.split(query) if bit and bit != '""']
-    phrases = []
+    words = []
     for bit in bits:
         column = _COLUMN_WORD.match(bit)
         if column:
             bit = column.group(2)
         text = bit[1:-1] if len(bit) >= 2 and bit[0] == bit[-1] == '"' else bit
         if text:
-            phrase = phrase_query(text)
-            phrases.append(f"{column.group(1)} : {phrase}" if column else phrase)
+            words.append((column.group(1) if column else None, text))
+    return words
+
+
+def fts_query(query: str) -> str:
+    """Drop-in for Datasette's ``escape_fts`` against ``articles_search``."""
+    phrases = []
+    for column, text in query_words(query):
+        phrase = phrase_query(text)
+        phrases.append(f"{column} : {phrase}" if column else phrase)
     # An empty phrase matches nothing (Datasette's would be a syntax error).
     return " ".join(phrases) or '""'
+
+
+def search_word(query: Any) -> str:
+    """The first word of a query (what the ranked search highlights)."""
+    words = query_words(query) if isinstance(query, str) else []
+    return words[0][1] if words else ""
 
 
 @hookimpl(trylast=True)
 def prepare_connection(conn: Any, database: str) -> None:
     if database in DATABASES:
         conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+        conn.create_function("search_word", 1, search_word, deterministic=True)
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -150,12 +178,19 @@ def asgi_wrapper() -> Any:
                 if scope.get("method", "GET") not in _SAFE_METHODS:
                     await _refuse(send)
                     return
-                if _TABLE_PATH.match(scope.get("path", "")) and b"_search_" in scope.get(
-                    "query_string", b""
-                ):
-                    rewritten = column_search_to_search(scope["query_string"].decode("latin-1"))
+                query = scope.get("query_string", b"")
+                if _TABLE_PATH.match(scope.get("path", "")) and b"_search" in query:
+                    rewritten = column_search_to_search(query.decode("latin-1"))
                     if rewritten is not None:
-                        scope = dict(scope, query_string=rewritten.encode("latin-1"))
+                        query = rewritten.encode("latin-1")
+                    # The count of a search is finews_table_search.py's.
+                    if b"_nocount=" not in query:
+                        query += b"&_nocount=1"
+                    scope = dict(scope, query_string=query)
+                if scope.get("path") == _LIST_PATH and not _COLUMNS_ASKED.search(query):
+                    # The headline list reads these columns only (Datasette
+                    # renders every cell it selects, bodies included).
+                    scope = dict(scope, query_string=(query + _LIST_COLUMNS).lstrip(b"&"))
             await app(scope, receive, send)
 
         return finews
