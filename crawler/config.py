@@ -80,6 +80,16 @@ class FinewsConfig:
     # FINEWS_RENDER_RECYCLE_PAGES (a new browser context every N pages, 0 = never).
     chromium: str = ""
     render_recycle_pages: int = 100
+    # Distributed crawls (crawler.distributed): FINEWS_REDIS_URL, FINEWS_REDIS_PREFIX,
+    # FINEWS_REDIS_LEASE_SECONDS, FINEWS_HOST_INTERVAL, FINEWS_EGRESS,
+    # FINEWS_REDIS_RETRY_SECONDS, FINEWS_WRITER_WINDOW.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "finews"
+    lease_seconds: float = 60.0
+    host_interval: float = 1.0
+    egress: str = "default"
+    redis_retry_seconds: float = 120.0
+    writer_window: int = 200
 
     @property
     def db_path(self) -> Path:
@@ -137,6 +147,13 @@ class FinewsConfig:
             block_markers=tuple(m for m in settings.getlist("FINEWS_BLOCK_MARKERS") if m.strip()),
             chromium=str(settings.get("FINEWS_CHROMIUM") or "").strip(),
             render_recycle_pages=max(0, settings.getint("FINEWS_RENDER_RECYCLE_PAGES", 100)),
+            redis_url=str(settings.get("FINEWS_REDIS_URL") or "redis://127.0.0.1:6379/0"),
+            redis_prefix=str(settings.get("FINEWS_REDIS_PREFIX") or "finews"),
+            lease_seconds=max(1.0, settings.getfloat("FINEWS_REDIS_LEASE_SECONDS", 60.0)),
+            host_interval=max(0.0, settings.getfloat("FINEWS_HOST_INTERVAL", 1.0)),
+            egress=str(settings.get("FINEWS_EGRESS") or "default"),
+            redis_retry_seconds=max(0.0, settings.getfloat("FINEWS_REDIS_RETRY_SECONDS", 120.0)),
+            writer_window=max(1, settings.getint("FINEWS_WRITER_WINDOW", 200)),
         )
 
     def share_url_for(self, info_code: str) -> str:
