@@ -78,7 +78,7 @@ class DistributedRun:
                 codes[proc.args[2] + str(proc.pid)] = proc.wait(timeout=left)
             except subprocess.TimeoutExpired:
                 self.stop()
-                raise AssertionError(f"{proc.args[2]} did not finish:\n{self.logs()[-6000:]}")
+                raise AssertionError(f"{proc.args[2]} did not finish:\n{self.logs()[-6000:]}") from None
         return codes
 
     def logs(self) -> str:

@@ -8,9 +8,12 @@
   same page never look alike. A spider names its own work with a
   ``work_identity(request)`` method (see :func:`work_identity`). The check and
   the push are one Lua script, so a worker killed between them loses nothing.
-- **Columns.** An article listed in a second column by another worker is a
-  duplicate request, but its column is recorded in ``columns:<infoCode>``; the
-  writer adds those columns to the item, as one crawler's in-flight item would.
+- **Columns.** Every column an article is listed in is recorded in
+  ``columns:<infoCode>``. A second listing is a duplicate request; the worker
+  that fetches the article adds every recorded column to the item, as one
+  crawler's in-flight item would. A listing in a new column after the item was
+  handed off (``emitted``) passes as a refresh with every column
+  (``article:<infoCode>:+<columns>``), as one crawler fetches it again.
 - **Leases.** ``next_request`` moves a request from ``queue`` to ``leases``
   (expiry FINEWS_REDIS_LEASE_SECONDS, renewed by the worker's heartbeat);
   :class:`~crawler.distributed.handoff.HandOff` acknowledges it once its output
@@ -19,7 +22,10 @@
   old lease acknowledged in one script (the new request is not new work).
 
 Queue order: priority first (a list page's priority from crawler.walk), then
-first in, first out (a sequence number in the score).
+first in, first out (a sequence number in the score). While a request of
+BARRIER_PRIORITY or more (every column's first page) is leased, nothing of
+lower priority is handed out: the first pages are all read before any
+article, by however many workers, as in one crawler.
 
 Settings: SCHEDULER_PERSIST, FINEWS_REDIS_*. Stats: ``finews/distributed/enqueued``,
 ``finews/distributed/duplicate``, ``finews/distributed/leased``.
@@ -39,6 +45,7 @@ from scrapy_redis.scheduler import Scheduler
 from crawler.config import FinewsConfig
 from crawler.distributed.codec import RELEASE_LUA, Codec
 from crawler.distributed.redisio import Keys, connect, keys_of, retrying
+from crawler.walk import list_priority
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ local function ack(P, tok)
   release(P, data)
   redis.call('ZREM', P .. ':leases', tok)
   redis.call('HDEL', P .. ':leasedata', tok)
-  redis.call('HDEL', P .. ':leasescore', tok)
+  redis.call('ZREM', P .. ':leaseprio', tok)
   return 1
 end
 local function enqueue(P, prio, payload)
@@ -61,15 +68,19 @@ end
 """
 )
 
-# KEYS[1] prefix; ARGV: identity ('' = none), priority, payload, columns key, column...
+# KEYS[1] prefix; ARGV: identity ('' = none), priority, payload, columns key
+# ('' = none), infoCode, column... Returns 1 pushed, 0 a duplicate, 2 a duplicate
+# that lists an article already handed off in a new column (to fetch again).
 PUSH_LUA = (
     ACK_LUA
     + """
 local P = KEYS[1]
+local added = 0
+if ARGV[4] ~= '' then
+  for i = 6, #ARGV do added = added + redis.call('SADD', ARGV[4], ARGV[i]) end
+end
 if ARGV[1] ~= '' and redis.call('SADD', P .. ':seen', ARGV[1]) == 0 then
-  if ARGV[4] ~= '' then
-    for i = 5, #ARGV do redis.call('SADD', ARGV[4], ARGV[i]) end
-  end
+  if added > 0 and redis.call('SISMEMBER', P .. ':emitted', ARGV[5]) == 1 then return 2 end
   return 0
 end
 enqueue(P, ARGV[2], ARGV[3])
@@ -80,28 +91,42 @@ return 1
 # KEYS[1] prefix; ARGV: old lease, priority, payload.
 CONTINUE_LUA = ACK_LUA + "enqueue(KEYS[1], ARGV[2], ARGV[3])\nreturn ack(KEYS[1], ARGV[1])\n"
 
-# KEYS[1] prefix; ARGV: lease seconds. Expired leases first go back to the queue.
+# KEYS[1] prefix; ARGV: lease seconds, barrier score. Expired leases first go
+# back to the queue; a request below the barrier waits while one above it is leased.
 POP_LUA = """
 local P = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 for _, tok in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 100)) do
   local data = redis.call('HGET', P .. ':leasedata', tok)
-  if data then redis.call('ZADD', P .. ':queue', redis.call('HGET', P .. ':leasescore', tok), data) end
+  if data then redis.call('ZADD', P .. ':queue', redis.call('ZSCORE', P .. ':leaseprio', tok), data) end
   redis.call('ZREM', P .. ':leases', tok)
   redis.call('HDEL', P .. ':leasedata', tok)
-  redis.call('HDEL', P .. ':leasescore', tok)
+  redis.call('ZREM', P .. ':leaseprio', tok)
   redis.call('HINCRBY', P .. ':stats', 'requeued', 1)
 end
 local r = redis.call('ZRANGE', P .. ':queue', 0, 0, 'WITHSCORES')
 if #r == 0 then return false end
+local barrier = tonumber(ARGV[2])
+if tonumber(r[2]) > barrier and #redis.call('ZRANGEBYSCORE', P .. ':leaseprio', '-inf', barrier, 'LIMIT', 0, 1) > 0 then
+  return false
+end
 redis.call('ZREM', P .. ':queue', r[1])
 local tok = tostring(redis.call('INCR', P .. ':leaseseq'))
 redis.call('ZADD', P .. ':leases', now + tonumber(ARGV[1]), tok)
 redis.call('HSET', P .. ':leasedata', tok, r[1])
-redis.call('HSET', P .. ':leasescore', tok, r[2])
+redis.call('ZADD', P .. ':leaseprio', r[2], tok)
 return {tok, r[1]}
 """
+
+#: Requests of this priority or more (every column's first list page,
+#: crawler.walk.list_priority) are read before anything else starts, across
+#: all workers, as in one crawler: an article listed in two columns is then
+#: seen in both before its body is fetched.
+BARRIER_PRIORITY = list_priority(1)
+#: The queue score of the last request above the barrier (scores are
+#: -priority * 1e10 + a sequence number).
+BARRIER_SCORE = -BARRIER_PRIORITY * 1e10 + 1e10 - 1
 
 
 def work_identity(request: Request) -> str:
@@ -111,6 +136,9 @@ def work_identity(request: Request) -> str:
     if article is not None:
         if meta.get("reasons"):  # a fallback body source
             return f"article:{article.info_code}:{meta.get('source', '')}"
+        if article.refresh:  # fetched again for a new column set
+            columns = ",".join(map(str, sorted(set(article.column_ids))))
+            return f"article:{article.info_code}:+{columns}"
         return f"article:{article.info_code}"
     if "column" in meta and "page" in meta:
         rendered = ":rendered" if meta.get("rendered") else ""
@@ -173,9 +201,10 @@ class LeasedQueue(Base):
         return self.codec.dumps(request_dict(request, self.spider))
 
     def push_new(
-        self, request: Request, identity: str, columns_key: str, columns: list[int]
-    ) -> bool:
-        """Push unless ``identity`` was seen (both in one script)."""
+        self, request: Request, identity: str, columns_key: str = "", columns: list[int] = ()
+    ) -> int:
+        """Push unless ``identity`` was seen (both in one script): 1 pushed, 0 a
+        duplicate, 2 a duplicate in a new column of an article handed off."""
         lease = request.meta.get("finews_lease")
         payload = self.encode(request)
         if lease:
@@ -183,20 +212,29 @@ class LeasedQueue(Base):
                 CONTINUE_LUA, 1, self.keys.prefix, lease, request.priority, payload))  # fmt: skip
             self.held.discard(lease)
             return True
-        args = [identity, request.priority, payload, columns_key, *columns]
+        article = request.meta.get("article")
+        info_code = article.info_code if article is not None else ""
+        args = [identity, request.priority, payload, columns_key, info_code, *columns]
         pushed = retrying(
             self.cfg, "push", lambda: self.server.eval(PUSH_LUA, 1, self.keys.prefix, *args)
         )
-        if not pushed:
+        if pushed != 1:
             self.codec.release(payload)
-        return bool(pushed)
+        return int(pushed)
+
+    def columns(self, info_code: str) -> list[int]:
+        """Every column the article was listed in, by any worker."""
+        key = self.keys.columns_of(info_code)
+        return sorted(
+            int(c) for c in retrying(self.cfg, "columns", lambda: self.server.smembers(key))
+        )
 
     def push(self, request: Request) -> None:
-        self.push_new(request, "", "", [])
+        self.push_new(request, "")
 
     def pop(self, timeout: int = 0) -> Request | None:
         found = retrying(self.cfg, "pop", lambda: self.server.eval(
-            POP_LUA, 1, self.keys.prefix, self.cfg.lease_seconds))  # fmt: skip
+            POP_LUA, 1, self.keys.prefix, self.cfg.lease_seconds, BARRIER_SCORE))  # fmt: skip
         if not found:
             return None
         token, payload = found[0].decode(), found[1]
@@ -274,9 +312,16 @@ class Frontier(Scheduler):
             columns_key = self.keys.columns_of(article.info_code)
             columns = list(article.column_ids)
         pushed = self.queue.push_new(request, identity, columns_key, columns)
+        if pushed == 2:
+            # Listed in a new column after its item was handed off: fetched
+            # again with every column (a refresh), as one crawler does.
+            article.refresh = True
+            article.column_ids = self.queue.columns(article.info_code)
+            self.stats.inc_value("finews/distributed/new_column")
+            pushed = self.queue.push_new(request, self.df.request_fingerprint(request))
         key = "enqueued" if pushed else "duplicate"
         self.stats.inc_value(f"finews/distributed/{key}")
-        return pushed
+        return bool(pushed)
 
     def next_request(self) -> Request | None:
         request = self.queue.pop()

@@ -42,21 +42,32 @@ from crawler.config import FinewsConfig
 from crawler.distributed.codec import Codec
 from crawler.distributed.frontier import ACK_LUA, LeasedQueue
 from crawler.distributed.redisio import Keys, connect, keys_of, retrying
-from crawler.items import Failure
+from crawler.eastmoney.urls import column_name
+from crawler.items import Article, Failure
 
 HEARTBEAT_SECONDS = 2.0
 
 # KEYS[1] prefix; ARGV: lease ('' = none), item payload...
+# KEYS[1] prefix; ARGV: lease ('' = none), n, n pairs (infoCode, columns
+# counted), item payload... Returns 1 done, 0 lease lost, -1 an article's
+# columns changed since they were read (read again and retry).
 HANDOFF_LUA = (
     ACK_LUA
     + """
 local P = KEYS[1]
+local n = tonumber(ARGV[2])
+for i = 0, n - 1 do
+  local code, counted = ARGV[3 + 2 * i], tonumber(ARGV[4 + 2 * i])
+  if redis.call('SCARD', P .. ':columns:' .. code) ~= counted then return -1 end
+end
+local first = 3 + 2 * n
 if ARGV[1] ~= '' and ack(P, ARGV[1]) == 0 then
-  for i = 2, #ARGV do release(P, ARGV[i]) end
+  for i = first, #ARGV do release(P, ARGV[i]) end
   return 0
 end
-for i = 2, #ARGV do redis.call('RPUSH', P .. ':items', ARGV[i]) end
-redis.call('HINCRBY', P .. ':stats', 'items_pushed', #ARGV - 1)
+for i = 0, n - 1 do redis.call('SADD', P .. ':emitted', ARGV[3 + 2 * i]) end
+for i = first, #ARGV do redis.call('RPUSH', P .. ':items', ARGV[i]) end
+redis.call('HINCRBY', P .. ':stats', 'items_pushed', #ARGV - first + 1)
 return 1
 """
 )
@@ -114,9 +125,17 @@ class HandOff(scrapy.Spider):
             else:
                 items.append(output)
         token = request.meta.get("finews_lease") or ""
-        payloads = [self.codec.dumps(item) for item in items]
-        done = retrying(self.dcfg, "hand-off", lambda: self.redis.eval(
-            HANDOFF_LUA, 1, self.rkeys.prefix, token, *payloads))  # fmt: skip
+        articles = [item for item in items if isinstance(item, Article)]
+        while True:
+            counted = [(a.info_code, self.add_columns(a)) for a in articles]
+            payloads = [self.codec.dumps(item) for item in items]
+            args = [token, len(counted), *(x for pair in counted for x in pair), *payloads]
+            done = retrying(self.dcfg, "hand-off", lambda args=args: self.redis.eval(
+                HANDOFF_LUA, 1, self.rkeys.prefix, *args))  # fmt: skip
+            if done != -1:
+                break
+            for payload in payloads:  # another worker listed one in a new column meanwhile
+                self.codec.release(payload)
         if self.frontier is not None:
             self.frontier.held.discard(token)
         if done:
@@ -124,6 +143,16 @@ class HandOff(scrapy.Spider):
         else:
             self.crawler.stats.inc_value("finews/distributed/lease_lost")
         return []
+
+    def add_columns(self, article: Article) -> int:
+        """Add the columns other workers listed the article in while it was
+        fetched here; returns how many columns are recorded."""
+        key = self.rkeys.columns_of(article.info_code)
+        found = {int(c) for c in retrying(self.dcfg, "columns", lambda: self.redis.smembers(key))}
+        if found - set(article.column_ids):
+            article.column_ids = sorted(set(article.column_ids) | found)
+            article.columns = [column_name(c) for c in article.column_ids]
+        return len(found)
 
     # --- heartbeat, leases, stopping -------------------------------------
     def worker_opened(self, spider: scrapy.Spider) -> None:
@@ -136,7 +165,8 @@ class HandOff(scrapy.Spider):
             for k, v in self.crawler.stats.get_stats().items()
             if k.startswith("finews/") and isinstance(v, (int, float))
         }
-        beat = json.dumps({"spider": self.name, "pid": os.getpid(), "stats": stats})
+        held = len(self.frontier.held) if self.frontier is not None else 0
+        beat = json.dumps({"spider": self.name, "pid": os.getpid(), "leases": held, "stats": stats})
         try:
             pipe = self.redis.pipeline()
             pipe.set(self.rkeys.worker(self.worker_name), beat, ex=int(self.dcfg.lease_seconds) + 1)

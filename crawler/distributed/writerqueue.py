@@ -112,11 +112,6 @@ class WriterQueue:
         if payloads:
             self._do("ack", lambda: self.server.eval(ACK_ITEMS_LUA, 1, self.keys.prefix, *payloads))
 
-    def extra_columns(self, info_code: str) -> set[int]:
-        """Columns other workers listed the article in (see crawler.distributed.frontier)."""
-        found = self._do("columns", lambda: self.server.smembers(self.keys.columns_of(info_code)))
-        return {int(c) for c in found}
-
     def workers_alive(self) -> int:
         return sum(1 for _ in self.server.scan_iter(match=self.keys.worker("*"), count=1000))
 

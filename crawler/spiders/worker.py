@@ -26,12 +26,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure as TwistedFailure
 
 from crawler import walk
 from crawler.distributed.handoff import HandOff
 from crawler.distributed.redisio import retrying
+from crawler.items import Fetched, ListEntry
 from crawler.spiders.columns import ColumnsSpider
 
 RUN_FIELDS = ("since", "until", "columns", "page_size")
@@ -124,6 +126,19 @@ class ColumnsWorker(HandOff, ColumnsSpider):
 
     def failed_recently(self, info_codes: list[str]) -> set[str]:
         return set()
+
+    def route_entry(
+        self, entry: ListEntry, column: int, archived: dict[str, list[int]], snaps: list[Fetched]
+    ) -> scrapy.Request | None:
+        before = list(self.seen.get(entry.info_code, ()))
+        request = super().route_entry(entry, column, archived, snaps)
+        if request is None and before and column not in before:
+            # Listed here in a second column while "in flight": the item in
+            # flight is in Redis (or another worker's), not this one's to
+            # amend, so the frontier records the column, or fetches it again.
+            article = self.listed_article(entry, snaps, refresh=False, absent=True)
+            request = self.body_request(article, self.body_order(bool(entry.show_time)))
+        return request
 
     # --- every callback's output goes to Redis ---------------------------
     def parse_list(self, response: Response) -> list[Any]:

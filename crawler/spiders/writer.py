@@ -5,9 +5,7 @@ was built from) and passes them through the same pipelines as a local crawl;
 the index stage is ``pipelines.acked_index`` (the local one, then the
 acknowledgement once the row is committed). An item dropped by a stage (a
 duplicate) is acknowledged at once. See :mod:`crawler.distributed.writerqueue`
-for the claim, the re-delivery and the end of a run. An article another
-worker also listed in a second column gets that column here, as one
-crawler's in-flight article would.
+for the claim, the re-delivery and the end of a run.
 
 At the end the workers' counts (list pages, requests, ...) are added to the
 run's stats, so the run's status and exit code read as a local crawl's.
@@ -28,7 +26,6 @@ from typing import Any
 from scrapy import signals
 
 from crawler.distributed.writerqueue import WriterQueue
-from crawler.eastmoney.urls import column_name
 from crawler.items import Article, Failure, ListProgress
 from crawler.spiders.base import ArchiveSpider
 
@@ -102,11 +99,6 @@ class WriterSpider(ArchiveSpider):
                 continue
             item, payload = got
             self.inc("writer/taken")
-            if isinstance(item, Article):
-                extra = self.queue.extra_columns(item.info_code) - set(item.column_ids)
-                if extra:
-                    item.column_ids = sorted(set(item.column_ids) | extra)
-                    self.finish_columns(item)
             self.tokens[identity(item)].append(payload)
             self.in_flight += 1
             yield item
@@ -114,9 +106,6 @@ class WriterSpider(ArchiveSpider):
             if self.crawler.stats.get_value(key) is None:
                 self.crawler.stats.set_value(key, value)
         self.queue.release_claim()
-
-    def finish_columns(self, article: Article) -> None:
-        article.columns = [column_name(c) for c in article.column_ids]
 
     # --- acknowledgements (from pipelines.acked_index and the signals) ---
     def take_tokens(self, items: list[Any]) -> list[bytes]:
