@@ -149,7 +149,7 @@ def test_the_writer_killed_mid_run_loses_nothing(tmp_path: Path, reference: dict
     with RedisServer(tmp_path / "redis") as server, Replica() as replica:
         settings = {**PAGE, "FINEWS_HOST_INTERVAL": "0.1"}
         run = DistributedRun(tmp_path, replica.url, server.url, WINDOW, settings).start(3)
-        wait_for(lambda: stat(server, "items_committed") >= 3)
+        wait_for(lambda: stat(server, "items_pushed") >= 8)
         run.kill(run.writers.pop())
         for worker in run.workers:  # the workers finish without a writer
             worker.wait(timeout=300)

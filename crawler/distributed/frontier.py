@@ -80,6 +80,8 @@ if ARGV[4] ~= '' then
   for i = 6, #ARGV do added = added + redis.call('SADD', ARGV[4], ARGV[i]) end
 end
 if ARGV[1] ~= '' and redis.call('SADD', P .. ':seen', ARGV[1]) == 0 then
+  -- Run twice (the reply lost in a Redis restart, the call retried): pushed.
+  if redis.call('ZSCORE', P .. ':queue', ARGV[3]) then return 1 end
   if added > 0 and redis.call('SISMEMBER', P .. ':emitted', ARGV[5]) == 1 then return 2 end
   return 0
 end

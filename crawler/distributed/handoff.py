@@ -62,9 +62,12 @@ for i = 0, n - 1 do
 end
 local first = 3 + 2 * n
 if ARGV[1] ~= '' and ack(P, ARGV[1]) == 0 then
+  -- Done already (the reply lost in a Redis restart, the call retried)?
+  if redis.call('EXISTS', P .. ':handed:' .. ARGV[1]) == 1 then return 1 end
   for i = first, #ARGV do release(P, ARGV[i]) end
   return 0
 end
+if ARGV[1] ~= '' then redis.call('SET', P .. ':handed:' .. ARGV[1], '1', 'EX', 3600) end
 for i = 0, n - 1 do redis.call('SADD', P .. ':emitted', ARGV[3 + 2 * i]) end
 for i = first, #ARGV do redis.call('RPUSH', P .. ':items', ARGV[i]) end
 redis.call('HINCRBY', P .. ':stats', 'items_pushed', #ARGV - first + 1)

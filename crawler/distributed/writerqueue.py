@@ -112,6 +112,10 @@ class WriterQueue:
         if payloads:
             self._do("ack", lambda: self.server.eval(ACK_ITEMS_LUA, 1, self.keys.prefix, *payloads))
 
+    def orphans(self, kept: int) -> bool:
+        """``processing`` holds more than the ``kept`` items this writer knows of."""
+        return int(self._do("processing", lambda: self.server.llen(self.keys.processing))) > kept
+
     def workers_alive(self) -> int:
         return sum(1 for _ in self.server.scan_iter(match=self.keys.worker("*"), count=1000))
 

@@ -93,6 +93,12 @@ class WriterSpider(ArchiveSpider):
                 continue
             got = self.queue.take()
             if got is None:
+                if self.in_flight == 0 and self.queue.orphans(self.kept_back):
+                    # Taken without this writer knowing (the reply of a take
+                    # lost in a Redis restart): back to the queue.
+                    self.inc("writer/recovered", self.queue.recover())
+                    self.kept_back = 0
+                    continue
                 if self.in_flight == 0 and self.queue.run_done(self.kept_back):
                     break
                 await asyncio.sleep(0.2)
