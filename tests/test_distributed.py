@@ -177,7 +177,9 @@ def test_replica_faults_apply(tmp_path: Path, reference: dict[str, Any]) -> None
         seed=5, error_share=0.15, throttle_share=0.05, reset_share=0.05, truncate_share=0.05
     )
     with RedisServer(tmp_path / "redis") as server, Replica(faults=faults) as replica:
-        run = DistributedRun(tmp_path, replica.url, server.url, WINDOW, PAGE).start(3)
+        # At most two faults in a row for one URL (Faults.max_streak): three tries get through.
+        settings = {**PAGE, "RETRY_TIMES": "3"}
+        run = DistributedRun(tmp_path, replica.url, server.url, WINDOW, settings).start(3)
         finish(run, reference)
         injected = replica.fault_counts()
     assert sum(injected.values()) > 0, "faults were injected"
