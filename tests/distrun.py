@@ -39,16 +39,23 @@ class DistributedRun:
         self.writers: list[subprocess.Popen] = []
         self.count = 0
 
-    def _spawn(self, spider: str, archive: Path, args: dict[str, str]) -> subprocess.Popen:
+    def _spawn(
+        self, spider: str, archive: Path, args: dict[str, str], extra: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         self.count += 1
-        cmd = crawl_command(archive, self.upstream, spider, args, self.settings)
+        cmd = crawl_command(
+            archive, self.upstream, spider, args, {**self.settings, **(extra or {})}
+        )
         log = (self.scratch / f"{self.count:02d}-{spider}.log").open("wb")
         return subprocess.Popen(
             cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
-    def start_worker(self) -> subprocess.Popen:
-        proc = self._spawn("columns_worker", self.scratch / f"worker{self.count}", self.args)
+    def start_worker(self, settings: dict[str, str] | None = None) -> subprocess.Popen:
+        """A worker (``settings``: its own, e.g. its FINEWS_EGRESS)."""
+        proc = self._spawn(
+            "columns_worker", self.scratch / f"worker{self.count}", self.args, settings
+        )
         self.workers.append(proc)
         return proc
 
@@ -78,7 +85,9 @@ class DistributedRun:
                 codes[proc.args[2] + str(proc.pid)] = proc.wait(timeout=left)
             except subprocess.TimeoutExpired:
                 self.stop()
-                raise AssertionError(f"{proc.args[2]} did not finish:\n{self.logs()[-6000:]}") from None
+                raise AssertionError(
+                    f"{proc.args[2]} did not finish:\n{self.logs()[-6000:]}"
+                ) from None
         return codes
 
     def logs(self) -> str:
