@@ -81,8 +81,8 @@ def push_articles(url: str, start: int, stop: int, page_size: int = 50) -> int:
     from bench.synth import synth_article
     from crawler.config import FinewsConfig
     from crawler.distributed.codec import Codec
-    from crawler.distributed.frontier import PUSH_LUA
     from crawler.distributed.redisio import Keys
+    from crawler.distributed.scripts import PUSH_LUA
     from crawler.eastmoney.urls import article_url
     from crawler.items import Article, Fetched
     from tests.replica.server import list_item

@@ -44,7 +44,9 @@ class RedisServer:
                 return self
             except (redis.ConnectionError, redis.BusyLoadingError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start: {self.dir / 'redis.log'}") from None
+                    raise RuntimeError(
+                        f"redis-server did not start: {self.dir / 'redis.log'}"
+                    ) from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -40,8 +40,9 @@ from twisted.internet.task import LoopingCall
 
 from crawler.config import FinewsConfig
 from crawler.distributed.codec import Codec
-from crawler.distributed.frontier import ACK_LUA, LeasedQueue
+from crawler.distributed.frontier import LeasedQueue
 from crawler.distributed.redisio import Keys, connect, keys_of, retrying
+from crawler.distributed.scripts import ACK_LUA
 from crawler.eastmoney.urls import column_name
 from crawler.items import Article, Failure
 
