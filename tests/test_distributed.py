@@ -226,3 +226,21 @@ def test_the_shared_rate_limit_holds(tmp_path: Path, reference: dict[str, Any]) 
     assert len(limited["finance"]) >= 40
     for host, times in limited.items():
         assert not too_fast(times, interval), f"{host}: faster than one request per {interval}s"
+
+
+def test_workers_skip_what_the_archive_holds(tmp_path: Path, reference: dict[str, Any]) -> None:
+    """The writer publishes the archive's articles: workers do not fetch them again."""
+    with RedisServer(tmp_path / "redis") as server, Replica() as replica:
+        run_crawl(tmp_path / "archive", replica.url, args={**WINDOW, "columns": "351"},
+                  settings=PAGE, expect_exit=None)  # fmt: skip
+        only_351 = {
+            a["code"] for a in replica.articles if a["columns"] == [351] and a["np_dst"] != "CFH"
+        }
+        replica.reset_log()
+        run = DistributedRun(tmp_path, replica.url, server.url, WINDOW, PAGE).start(2)
+        finish(run, reference)
+        fetched = {e["path"] for e in replica.requests() if e["path"].startswith("/a/")}
+        published = server.client().hlen("finews:archived")
+    assert only_351 and published >= 40
+    assert not {f"/a/{code}.html" for code in only_351} & fetched
+    assert len(digest(tmp_path / "archive")["posts"]) == 40
