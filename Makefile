@@ -65,6 +65,11 @@ help:
 	@echo "make reindex rebuild the search index of $(ARCHIVE)/finews.db (after a hand edit)"
 	@echo "make site    build $(ARCHIVE)/ with Jekyll into $(ARCHIVE)/_site/ (SITE_URL=https://… for absolute feed links)"
 	@echo "make serve-site  build the site and serve it on 127.0.0.1:$(SITE_PORT)"
+	@echo "make redis   Redis for distributed backfills on 127.0.0.1:$(REDIS_PORT) (deploy/redis.conf, data in build/redis)"
+	@echo "make backfill-distributed WORKERS=3 SINCE=… [UNTIL=…] [COLUMNS=…] [REDIS_URL=…]"
+	@echo "make worker  one crawl worker of a distributed run (REDIS_URL; SINCE/UNTIL/COLUMNS to start one)"
+	@echo "make writer  the archive writer of a distributed run (REDIS_URL)"
+	@echo "make distributed-status  queues, items/s, workers alive (REDIS_URL)"
 
 # Set-up only: pip runs here (and for the development targets that depend on the
 # stamp), never for the run targets below (crawl, backfill, rebuild, serve,
@@ -86,12 +91,13 @@ ready:
 # Debian packages: Jekyll (site build and its tests) and a headless Chromium
 # (browser route and browser tests; Playwright cannot download its own here).
 # Installed when missing and we are root; otherwise say what to install.
-SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell fonts-wqy-zenhei
+SYS_PKGS = jekyll ruby-jekyll-feed chromium-headless-shell fonts-wqy-zenhei redis-server
 sysdeps:
 	@missing=""; \
 	command -v jekyll >/dev/null 2>&1 && ruby -e 'require "jekyll-feed"' >/dev/null 2>&1 || missing="$$missing jekyll ruby-jekyll-feed"; \
 	[ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/bin/chromium ] || [ -n "$(CHROMIUM)" ] || missing="$$missing chromium-headless-shell"; \
 	[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -182,3 +188,52 @@ serve-site: site
 
 clean:
 	rm -rf build .pytest_cache
+
+# --- distributed backfills (docs/distributed.md) ---------------------------
+# WORKERS here is the number of crawl workers, not FINEWS_WORKERS (the
+# pipelines' worker processes): these targets build their settings without it.
+REDIS_PORT ?= 6379
+REDIS_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+EGRESS ?=
+HOST_INTERVAL ?=
+WORKER_DIR ?= build/workers
+DIST_SETTINGS = -s LOG_LEVEL=$(LOGLEVEL) -s FINEWS_REDIS_URL=$(REDIS_URL) \
+	$(if $(UPSTREAM),-s FINEWS_UPSTREAM=$(UPSTREAM)) \
+	$(if $(PAGES),-s FINEWS_MAX_PAGES=$(PAGES)) \
+	$(if $(SITE_URL),-s FINEWS_SITE_URL=$(SITE_URL)) \
+	$(if $(BODY_SOURCE),-s FINEWS_BODY_SOURCE=$(BODY_SOURCE)) \
+	$(if $(QUIET),-s FINEWS_QUIET=True) \
+	$(if $(RENDER),-s FINEWS_RENDER=$(RENDER)) \
+	$(if $(EGRESS),-s FINEWS_EGRESS=$(EGRESS)) \
+	$(if $(HOST_INTERVAL),-s FINEWS_HOST_INTERVAL=$(HOST_INTERVAL))
+RUN_ARGS = $(if $(SINCE),-a since=$(SINCE)) $(if $(UNTIL),-a until=$(UNTIL)) $(if $(COLUMNS),-a columns=$(COLUMNS))
+
+.PHONY: redis worker writer backfill-distributed distributed-status
+
+# A local Redis in the foreground: loopback only, AOF + RDB persistence in build/redis.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || $(MAKE) sysdeps
+	mkdir -p build/redis
+	redis-server deploy/redis.conf --port $(REDIS_PORT) --dir $(CURDIR)/build/redis
+
+# One crawl worker (any host that reaches REDIS_URL); its own scratch directory.
+worker: install
+	mkdir -p $(WORKER_DIR)
+	$(SCRAPY) crawl columns_worker $(DIST_SETTINGS) -s FINEWS_ARCHIVE_DIR=$$(mktemp -d $(WORKER_DIR)/w.XXXXXX) $(RUN_ARGS)
+
+# The one archive writer (on the archive host); exits when the run is done.
+writer: install
+	$(SCRAPY) crawl writer $(DIST_SETTINGS) -s FINEWS_ARCHIVE_DIR=$(ARCHIVE)
+
+# Writer + WORKERS crawl workers on this machine; exits with the writer's code.
+backfill-distributed: install
+	@test -n "$(SINCE)" || { echo "usage: make backfill-distributed WORKERS=3 SINCE=YYYY-MM-DD [UNTIL=…] [COLUMNS=…] [REDIS_URL=…]" >&2; exit 2; }
+	@mkdir -p $(WORKER_DIR); pids=""; trap 'kill $$pids 2>/dev/null' INT TERM; \
+	$(SCRAPY) crawl writer $(DIST_SETTINGS) -s FINEWS_ARCHIVE_DIR=$(ARCHIVE) & writer=$$!; pids="$$writer"; \
+	for i in $$(seq 1 $(or $(WORKERS),3)); do \
+	  $(SCRAPY) crawl columns_worker $(DIST_SETTINGS) -s FINEWS_ARCHIVE_DIR=$$(mktemp -d $(WORKER_DIR)/w.XXXXXX) $(RUN_ARGS) & pids="$$pids $$!"; \
+	done; \
+	wait $$writer; code=$$?; wait; exit $$code
+
+distributed-status: install
+	$(SCRAPY) distributed-status $(DIST_SETTINGS)

@@ -49,7 +49,18 @@ from bench.fastreplica import FastReplica, capacity  # noqa: E402
 
 PY = sys.executable
 SCRAPY = str(Path(PY).parent / "scrapy")
-FIGURES = ["e2e", "stages", "extract", "noop", "memory", "rebuild", "search", "browser", "import"]
+FIGURES = [
+    "e2e",
+    "stages",
+    "extract",
+    "noop",
+    "memory",
+    "rebuild",
+    "search",
+    "browser",
+    "import",
+    "distributed",
+]
 
 #: Settings of every benchmark crawl (finews and bare alike): no politeness
 #: delays against the local server, enough concurrency to keep Scrapy busy.
@@ -614,6 +625,23 @@ def fig_browser(sizes: Sizes, work: Path) -> dict[str, Any]:
     }
 
 
+def fig_distributed(sizes: Sizes, work: Path) -> dict[str, Any]:
+    """Figure 10 (bench/distributed.py): articles/s for 1, 2, 3 workers under a
+    per-host limit, and the Redis memory of a synthetic frontier."""
+    from bench import distributed
+
+    if not shutil.which("redis-server"):
+        return {"skipped": "no redis-server"}
+    quick = sizes is QUICK or sizes.e2e <= QUICK.e2e
+    articles, frontier = (100, 20_000) if quick else (300, 1_000_000)
+    runs = []
+    for own, workers in ((False, 1), (False, 2), (False, 3), (True, 2), (True, 3)):
+        log(f"distributed: {workers} workers, {'own' if own else 'one'} egress")
+        runs.append(distributed.throughput(articles, workers, 0.1, own))
+    log(f"distributed: a frontier of {frontier:,} requests")
+    return {"throughput": runs, "frontier": distributed.frontier_memory(frontier)}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -927,6 +955,30 @@ def table(results: dict[str, Any]) -> tuple[list[list[str]], list[str]]:
             rows.append(
                 ["9 import" if n == 0 else "", measure, value, ref, target, check(name, ok)]
             )
+    if (di := results.get("distributed")) and "throughput" in di:
+        for n, r in enumerate(di["throughput"]):
+            egress = "own egress each" if r["own_egress"] else "one egress"
+            rows.append(
+                [
+                    "" if n else "10 distributed",
+                    f"articles/s, {r['workers']} worker(s), {egress}",
+                    fmt(r["articles_per_s"]),
+                    f"host limit {fmt(r['host_limit_per_s'])}/s",
+                    "",
+                    "",
+                ]
+            )
+        fr = di["frontier"]
+        rows.append(
+            [
+                "",
+                f"Redis MiB, frontier of {fr['requests']:,} requests",
+                fmt(fr["used_mib"], 0),
+                f"{fmt(fr['bytes_per_request'], 0)} B/request",
+                "",
+                "",
+            ]
+        )
     return rows, missed
 
 

@@ -196,6 +196,16 @@ class FinewsConfig:
     images: str = "archive"
     image_max_bytes: int = 5 * 1024 * 1024
     image_timeout: float = 20.0
+    # Distributed crawls (crawler.distributed): FINEWS_REDIS_URL, FINEWS_REDIS_PREFIX,
+    # FINEWS_REDIS_LEASE_SECONDS, FINEWS_HOST_INTERVAL, FINEWS_EGRESS,
+    # FINEWS_REDIS_RETRY_SECONDS, FINEWS_WRITER_WINDOW.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "finews"
+    lease_seconds: float = 60.0
+    host_interval: float = 1.0
+    egress: str = "default"
+    redis_retry_seconds: float = 120.0
+    writer_window: int = 200
 
     @property
     def db_path(self) -> Path:
@@ -281,6 +291,13 @@ class FinewsConfig:
             images=images,
             image_max_bytes=max(1, settings.getint("FINEWS_IMAGE_MAX_BYTES", 5 * 1024 * 1024)),
             image_timeout=max(0.1, settings.getfloat("FINEWS_IMAGE_TIMEOUT", 20.0)),
+            redis_url=str(settings.get("FINEWS_REDIS_URL") or "redis://127.0.0.1:6379/0"),
+            redis_prefix=str(settings.get("FINEWS_REDIS_PREFIX") or "finews"),
+            lease_seconds=max(1.0, settings.getfloat("FINEWS_REDIS_LEASE_SECONDS", 60.0)),
+            host_interval=max(0.0, settings.getfloat("FINEWS_HOST_INTERVAL", 1.0)),
+            egress=str(settings.get("FINEWS_EGRESS") or "default"),
+            redis_retry_seconds=max(0.0, settings.getfloat("FINEWS_REDIS_RETRY_SECONDS", 120.0)),
+            writer_window=max(1, settings.getint("FINEWS_WRITER_WINDOW", 200)),
         )
 
     def share_url_for(self, info_code: str) -> str:

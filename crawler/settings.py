@@ -130,6 +130,22 @@ FINEWS_IMAGES = "archive"
 FINEWS_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 FINEWS_IMAGE_TIMEOUT = 20.0
 
+# Distributed backfills (crawler/distributed/, docs/distributed.md): the Redis
+# that holds the frontier, the dupefilter, the leases and the writer's queue;
+# a key prefix (one per independent run); how long a worker's request lease
+# lives without a heartbeat; the shared per-host interval (seconds between two
+# requests to one upstream host, across all workers of one egress address —
+# the single crawler's DOWNLOAD_DELAY); the egress name (workers behind one
+# address share a budget; give each address its own); how long a Redis outage
+# is waited out; how many items the writer holds unacknowledged.
+FINEWS_REDIS_URL = "redis://127.0.0.1:6379/0"
+FINEWS_REDIS_PREFIX = "finews"
+FINEWS_REDIS_LEASE_SECONDS = 60.0
+FINEWS_HOST_INTERVAL = 1.0
+FINEWS_EGRESS = "default"
+FINEWS_REDIS_RETRY_SECONDS = 120.0
+FINEWS_WRITER_WINDOW = 200
+
 # --- Scrapy: politeness for the real site ---------------------------------
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
