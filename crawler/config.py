@@ -63,41 +63,26 @@ def _db_name(name: str) -> str:
 
 #: The typed FINEWS_* settings: a value that is not of its kind is a ConfigError
 #: naming the setting, what it got and what it accepts (not a ValueError traceback).
+_INTS = """
+FINEWS_PAGE_SIZE FINEWS_MAX_PAGES FINEWS_FAILURE_MAX_TRIES FINEWS_DB_BATCH
+FINEWS_POSTS_KEEP_DAYS FINEWS_WORKERS FINEWS_GC_THRESHOLD FINEWS_BACKOFF_RECOVER
+FINEWS_RENDER_RECYCLE_PAGES FINEWS_BLOCKED_STOP_AFTER FINEWS_REBUILD_BACKUPS
+FINEWS_IMAGE_MAX_BYTES FINEWS_WRITER_WINDOW
+"""
+_FLOATS = """
+FINEWS_FAILURE_RETRY_HOURS FINEWS_MIN_COVERAGE FINEWS_REFRESH_HOURS FINEWS_REFRESH_EVERY
+FINEWS_MAX_FAILED_SHARE FINEWS_BACKOFF_BASE FINEWS_BACKOFF_MAX FINEWS_MAX_RUN_MINUTES
+FINEWS_BACKFILL_MAX_RUN_MINUTES FINEWS_LOCK_QUIET_MINUTES FINEWS_PROGRESS_SECONDS
+FINEWS_DB_COMMIT_SECONDS FINEWS_IMAGE_TIMEOUT FINEWS_HOST_INTERVAL FINEWS_REDIS_LEASE_SECONDS
+FINEWS_REDIS_RETRY_SECONDS
+"""
+_BOOLS = """
+FINEWS_INCREMENTAL FINEWS_QUIET FINEWS_OFFLINE
+"""
 TYPED_SETTINGS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "FINEWS_PAGE_SIZE",
-            "FINEWS_MAX_PAGES",
-            "FINEWS_FAILURE_MAX_TRIES",
-            "FINEWS_DB_BATCH",
-            "FINEWS_POSTS_KEEP_DAYS",
-            "FINEWS_WORKERS",
-            "FINEWS_GC_THRESHOLD",
-            "FINEWS_BACKOFF_RECOVER",
-            "FINEWS_RENDER_RECYCLE_PAGES",
-            "FINEWS_BLOCKED_STOP_AFTER",
-            "FINEWS_REBUILD_BACKUPS",
-        ),
-        "int",
-    ),
-    **dict.fromkeys(
-        (
-            "FINEWS_FAILURE_RETRY_HOURS",
-            "FINEWS_MIN_COVERAGE",
-            "FINEWS_REFRESH_HOURS",
-            "FINEWS_REFRESH_EVERY",
-            "FINEWS_MAX_FAILED_SHARE",
-            "FINEWS_BACKOFF_BASE",
-            "FINEWS_BACKOFF_MAX",
-            "FINEWS_MAX_RUN_MINUTES",
-            "FINEWS_BACKFILL_MAX_RUN_MINUTES",
-            "FINEWS_LOCK_QUIET_MINUTES",
-            "FINEWS_PROGRESS_SECONDS",
-            "FINEWS_DB_COMMIT_SECONDS",
-        ),
-        "float",
-    ),
-    **dict.fromkeys(("FINEWS_INCREMENTAL", "FINEWS_QUIET", "FINEWS_OFFLINE"), "bool"),
+    **dict.fromkeys(_INTS.split(), "int"),
+    **dict.fromkeys(_FLOATS.split(), "float"),
+    **dict.fromkeys(_BOOLS.split(), "bool"),
 }
 _ACCEPTS = {
     "int": "a whole number >= 0",

@@ -45,6 +45,8 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "cfda439fbcc591d448811519ce18cf60c286fbf776abdfe716848ad7fdf12e12",
             "edd5b5b07a0578d5a0946c8dffc8a7ec1866e6900e7dd14f8bf75ef4aa2d8673",
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
+            "80dbdc89dd459192a569279df749f30518c4e573e5caf57fbdec560124ad9eb0",
+            "9b78256dce031870b1bccb762edf46bf06a3503cd543e034c17b08d2b0adf205",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
             "fabc3e3cf2ee95fefbae208696d25c7612d679f7354e6409f5cca1d76ad9061e",
             "f56b45adb99ebb94a2de380db38576f6939a65b17557ef147ff4653eb1c122ca",

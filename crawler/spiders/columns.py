@@ -73,8 +73,7 @@ class ColumnsSpider(ListedArticles):
         self.states: dict[int, walk.ColumnState] = {}
         self.started = time.monotonic()
         self.reached: dict[int, str] = {}
-        # Backfill: column -> (pages walked, oldest list time reached); read by
-        # crawler.extensions.progress for its report every few seconds.
+        # column -> (pages walked, oldest time reached), for crawler.extensions.progress.
         self.progress: dict[int, tuple[int, str]] = {}
         # List time the walks must reach for the failures due for a retry (set by start).
         self.retry_due_from = ""
@@ -225,8 +224,7 @@ class ColumnsSpider(ListedArticles):
             )
         entries = [e for e in result.entries if e.np_dst != "CFH"]
         self.inc("list/cfh_skipped", len(result.entries) - len(entries))
-        if twice := len(entries) - len({e.info_code for e in entries}):
-            # The same code listed again on one page: requested once, counted.
+        if twice := len(entries) - len({e.info_code for e in entries}):  # requested once
             self.inc("list/duplicates_in_page", twice)
         self.inc("list/entries", len(result.entries))
         oldest = walk.oldest_time(e.show_time for e in result.entries)
