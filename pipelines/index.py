@@ -28,11 +28,10 @@ logger = logging.getLogger(__name__)
 class IndexPipeline:
     """The last stage. Every write runs in the ``index`` lane of crawler.workers
     (one writer, in item order, away from the reactor). An item waits only when
-    more than MAX_WAITING writes are under way, so memory stays bounded. A
-    failed write is logged (one line) and counted; the run ends "failed".
-    Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH, FINEWS_DB_COMMIT_SECONDS,
-    FINEWS_WORKERS. Stats: ``finews/index/archived``, ``finews/index/updated``,
-    ``finews/index/failures``, ``finews/index/errors``."""
+    more than MAX_WAITING writes are under way; a failed write is one log line,
+    counted (the run ends "failed"). Settings: FINEWS_ARCHIVE_DIR, FINEWS_DB_BATCH,
+    FINEWS_DB_COMMIT_SECONDS, FINEWS_WORKERS. Stats: ``finews/index/archived``,
+    ``finews/index/updated``, ``finews/index/failures``, ``finews/index/errors``."""
 
     MAX_WAITING = 2
 
@@ -51,9 +50,9 @@ class IndexPipeline:
 
     def open_spider(self) -> None:
         connect(self.cfg.db_path).close()  # a broken database fails the run at its start
-        self.ticker = asyncio.ensure_future(self._tick())
 
     async def _tick(self) -> None:  # rows show while a slow run runs; a kill loses seconds
+        """Started by the first item, on the loop the items run on."""
         while True:
             await asyncio.sleep(self.cfg.db_commit_seconds)
             self.flush()
@@ -102,6 +101,8 @@ class IndexPipeline:
         self._submit(write_failure_at, self.db_path, self.archive, item, run, at)
 
     async def process_item(self, item: Any) -> Any:
+        if self.ticker is None or self.ticker.get_loop() is not asyncio.get_running_loop():
+            self.ticker = asyncio.ensure_future(self._tick())
         if isinstance(item, Article):
             for failure in item.failures:  # met on the way, did not stop it
                 self._record_failure(failure)
