@@ -14,7 +14,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from crawler.store.flashes import ensure_flashes
 from crawler.store.search import SEARCH_TABLE, STOCKS_TABLE, ensure_search, rebuild_search
 
 SCHEMA = """
@@ -134,6 +133,5 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS articles_fts")
     db.execute("DROP TABLE IF EXISTS search_writer")
     ensure_search(db)
-    ensure_flashes(db)  # the 7×24 items (crawler/store/flashes.py)
     if insert_trigger is not None and _INDEX_FORMAT not in insert_trigger[0]:
         rebuild_search(db)
