@@ -54,7 +54,7 @@ from crawler.items import (
 )
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import ArchiveSpider, as_list, fetched
-from crawler.store.flashes import archived_articles, known_flashes
+from crawler.store.flashes import archived_articles, ensure_flashes, known_flashes
 from crawler.store.memory import column_states
 from crawler.transform.pairs import link_pairs
 from crawler.transform.snapshots import list_snapshot_path
@@ -100,6 +100,7 @@ class FastNewsSpider(ArchiveSpider):
         return -column
 
     async def start(self) -> AsyncIterator[Any]:
+        ensure_flashes(self.db)  # made by the first fastnews run (not for every connect)
         ids = [self.state_id(c) for c in self.column_ids]
         self.states = {
             -sid: walk.ColumnState(clean, reached)

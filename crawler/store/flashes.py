@@ -10,7 +10,9 @@ pointing at each other whichever was archived first.
 (:func:`crawler.store.search.bigram_text`, FTS5 ``unicode61``, contentless)
 over the title, the digest (as ``summary``) and the article text, keyed by
 the numeric code, so the Datasette plugin's query syntax works on it too.
-Written only by the index lane (one writer), like the articles.
+Written only by the index lane (one writer), like the articles. Made by the
+first fastnews run (:func:`ensure_flashes`), not by every connection to the
+archive: an archive of the columns alone has no such table.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 from crawler.files import atomic_write, inside, sync_filesystem
 from crawler.spiders.rebuild import versions_in
-from crawler.store.flashes import flash_rows, upsert_flashes
+from crawler.store.flashes import ensure_flashes, flash_rows, upsert_flashes
 from crawler.store.schema import connect
 from crawler.transform.emnews import render_emnews_post
 from crawler.transform.flashes import flash_row
@@ -29,6 +29,7 @@ def write_flash_rows_at(
     sync_filesystem(Path(archive_dir))
     db = connect(db_path)
     try:
+        ensure_flashes(db)
         return upsert_flashes(db, rows)
     finally:
         db.close()
@@ -43,6 +44,7 @@ def update_flash_columns_at(
     archive = Path(archive_dir)
     db = connect(db_path)
     try:
+        ensure_flashes(db)
         rows = flash_rows(db, [code])
         if not rows:
             return False

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from crawler.store.flashes import ensure_flashes
 from crawler.store.search import SEARCH_TABLE, STOCKS_TABLE, ensure_search, rebuild_search
 
 SCHEMA = """
@@ -182,6 +181,5 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         if name not in have:
             db.execute(f"ALTER TABLE articles ADD COLUMN {name} {decl}")
     ensure_search(db)
-    ensure_flashes(db)  # the 7×24 items (crawler/store/flashes.py)
     if insert_trigger is not None and _INDEX_FORMAT not in insert_trigger[0]:
         rebuild_search(db)

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from crawler.files import atomic_write, inside
 from crawler.items import Article, Flash, FlashEntry
-from crawler.store.flashes import pairs_since, upsert_flashes
+from crawler.store.flashes import ensure_flashes, pairs_since, upsert_flashes
 from crawler.transform.emnews import render_emnews_post
 from crawler.transform.posts import render_post
 
@@ -74,6 +74,7 @@ def article_of_row(row: dict[str, Any]) -> Article:
 def link_pairs(db: sqlite_utils.Database, archive: Path, site_url: str, since: str = "") -> int:
     """Link the posts of every code that is both a flash and an article (written
     since ``since``, ISO UTC; "" for all); returns how many files changed."""
+    ensure_flashes(db)
     changed = 0
     updated_rows = []
     for flash_row, article_row in pairs_since(db, since):
