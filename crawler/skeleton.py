@@ -40,6 +40,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     "_config.yml": frozenset({"614352a438e663e6498e87ef84620f72af974e2c6be3846d7d6cf49afb02c36a"}),
     "metadata.yml": frozenset(
         {
+            "9b78256dce031870b1bccb762edf46bf06a3503cd543e034c17b08d2b0adf205",
             "cfda439fbcc591d448811519ce18cf60c286fbf776abdfe716848ad7fdf12e12",
             "edd5b5b07a0578d5a0946c8dffc8a7ec1866e6900e7dd14f8bf75ef4aa2d8673",
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
