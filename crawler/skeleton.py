@@ -53,6 +53,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     ),
     "plugins/finews_search.py": frozenset(
         {
+            "e5d9e17e7599bff090c1fa044bc4fcbb15383d4b646bce67025a17da4e347edd",
             "5f340912fd1bc08f52416ec417f219047c4d4daf0e80123b9a7d36c3351dcc01",
             "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",
