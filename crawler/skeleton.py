@@ -42,6 +42,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     "_config.yml": frozenset({"614352a438e663e6498e87ef84620f72af974e2c6be3846d7d6cf49afb02c36a"}),
     "metadata.yml": frozenset(
         {
+            "9b78256dce031870b1bccb762edf46bf06a3503cd543e034c17b08d2b0adf205",
             "cfda439fbcc591d448811519ce18cf60c286fbf776abdfe716848ad7fdf12e12",
             "edd5b5b07a0578d5a0946c8dffc8a7ec1866e6900e7dd14f8bf75ef4aa2d8673",
             "9815cd0016a1cfcc04a33c1a9127884157bd062799a10385c5a34ac834c52fac",
@@ -66,6 +67,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
     ),
     "plugins/finews_search.py": frozenset(
         {
+            "e5d9e17e7599bff090c1fa044bc4fcbb15383d4b646bce67025a17da4e347edd",
             "5f340912fd1bc08f52416ec417f219047c4d4daf0e80123b9a7d36c3351dcc01",
             "ddf1c490645bac5fd225efe7d1013869ce5ff281f67519a83169fd0f4bc2aee8",
             "3f79a1791f78081c6bfabe45d9e1ee51caa045da949a0c794277408a31911a60",

@@ -261,3 +261,8 @@ def test_blocks_chart_counts_block_pages_by_kind(archive: Path, tmp_path: Path) 
     assert rows == [("2099-01-02", "captcha", 2), ("2099-01-02", "http_403", 1)]
     assert conn.execute(board["last-status"]["query"]).fetchone() == ("blocked",)
     conn.close()
+
+
+def test_an_empty_search_is_the_table_with_its_count(archive: Path) -> None:
+    (page,) = get(archive, "/finews/articles?_search=")
+    assert "20 rows" in page.text and "finews-list" in page.text

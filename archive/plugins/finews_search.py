@@ -1,11 +1,11 @@
 """Datasette plugin for the finews archive (``datasette archive/`` loads it).
 
-1. Table search on ``articles`` (``?_search=央行``) for words of any length.
-   ``metadata.yml`` points ``fts_table`` at ``articles_search``, the bigram
-   index built by ``crawler/store/search.py``. Datasette runs
-   ``rowid in (select rowid from articles_search where articles_search match
-   escape_fts(:search))``, and its ``escape_fts`` turns ``央行 降息预期`` into
-   ``"央行" "降息预期"``: fine for a one-token-per-word index, wrong for bigrams.
+1. Table search on ``articles`` (``?_search=央行``) for words of any length,
+   in ``articles_search``, the bigram index built by
+   ``crawler/store/search.py``. The searches (``finews_table_search.py``'s
+   plans, the canned queries) match ``escape_fts(:search)``; Datasette's own
+   ``escape_fts`` turns ``央行 降息预期`` into ``"央行" "降息预期"``: fine for a
+   one-token-per-word index, wrong for bigrams.
    This plugin replaces the ``escape_fts`` SQL function, on connections to the
    archive database only, with ``fts_query``: the same splitting and quoting
    (whitespace-separated words, ``"double-quoted phrases"``, all ANDed), each
@@ -66,6 +66,8 @@ _TABLE_PATH = re.compile(rf"^/({'|'.join(DATABASES)})/articles(\.json|\.csv)?$")
 # unless columns are asked for.
 _LIST_PATH = "/finews/articles"
 _COLUMNS_ASKED = re.compile(rb"(^|&)_(no)?col=")
+# A search with words (an empty search box is no search).
+_SEARCHED = re.compile(rb"(^|&)_search(_[a-z_]+)?=[^&]")
 _LIST_COLUMNS = b"&" + b"&".join(
     b"_col=" + c for c in (b"title", b"published_at", b"media", b"columns", b"summary")
 )
@@ -179,7 +181,7 @@ def asgi_wrapper() -> Any:
                     await _refuse(send)
                     return
                 query = scope.get("query_string", b"")
-                if _TABLE_PATH.match(scope.get("path", "")) and b"_search" in query:
+                if _TABLE_PATH.match(scope.get("path", "")) and _SEARCHED.search(query):
                     rewritten = column_search_to_search(query.decode("latin-1"))
                     if rewritten is not None:
                         query = rewritten.encode("latin-1")
