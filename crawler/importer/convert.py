@@ -22,13 +22,14 @@ from urllib.parse import quote
 from crawler.eastmoney.urls import article_url
 from crawler.importer.oldpost import OldPost
 from crawler.rotation import posts_dir_for
+from crawler.transform.emnews import emnews_post_relpath
 from crawler.transform.frontmatter import DoubleQuoted, Timestamp, dump_front_matter
 from crawler.transform.posts import link_text
 
 __all__ = [
     "body_html",
     "category_page",
-    "flash_post_relpath",
+    "old_name_relpath",
     "import_row",
     "info_code_of",
     "post_relpath_of",
@@ -82,19 +83,19 @@ def summary_of(post: OldPost, text: str) -> str:
     return text.split("\n", 1)[0].strip() if post.kind == "flash" else ""
 
 
-# unify with crawler/transform/emnews.py (issue 14)
-def flash_post_relpath(code: str, published: str, keep_days: int = 0) -> str:
-    """An emnews post's path: ``_posts/YYYY/MM/YYYY-MM-DD-<code>.md`` (no ``NW``,
-    as the old archive named them; the 7×24 feed writes the same)."""
+def old_name_relpath(name: str, published: str, keep_days: int = 0) -> str:
+    """``_posts/YYYY/MM/YYYY-MM-DD-<name>.md``: the old file's name under ``YYYY/MM``."""
     y, m, d = published[:4], published[5:7], published[8:10]
-    return f"{posts_dir_for(published, keep_days)}/{y}/{m}/{y}-{m}-{d}-{code}.md"
+    return f"{posts_dir_for(published, keep_days)}/{y}/{m}/{y}-{m}-{d}-{name}.md"
 
 
 def post_relpath_of(post: OldPost, keep_days: int = 0) -> str:
     """finews's path of the post: the old name (so the same URL) under ``YYYY/MM``."""
+    if post.kind == "flash":  # where the 7×24 feed writes the same item's post
+        return emnews_post_relpath(post.name, post.published, keep_days)
     if post.kind == "article":
-        return flash_post_relpath("NW" + post.code, post.published, keep_days)
-    return flash_post_relpath(post.name, post.published, keep_days)
+        return old_name_relpath("NW" + post.code, post.published, keep_days)
+    return old_name_relpath(post.name, post.published, keep_days)
 
 
 def front_matter(
