@@ -6,7 +6,7 @@ for a mistake), takes the archive lock (a second run exits at once with code
 held longer than FINEWS_LOCK_QUIET_MINUTES), runs the spider and exits with the
 run's code (:mod:`crawler.outcome`). SIGTERM and SIGINT stop the run cleanly
 (:mod:`crawler.stopping`; a second signal kills it). The console gets one start
-line and one summary (:mod:`crawler.console`) unless LOG_LEVEL is given.
+line and one summary (:mod:`crawler.console`); with LOG_LEVEL given, Scrapy's log and the summary.
 Settings: FINEWS_QUIET, FINEWS_LOCK_QUIET_MINUTES, FINEWS_MAX_RUN_MINUTES,
 FINEWS_BACKFILL_MAX_RUN_MINUTES, LOG_LEVEL.
 """
@@ -81,7 +81,7 @@ class Command(ScrapyCrawl):
             return
         self.exitcode = int(crawler.stats.get_value("finews/exit_code", 1))
         stats = crawler.stats.get_stats()
-        if self.console_summary and not (cfg.quiet and self.exitcode == 0):
+        if not (cfg.quiet and self.exitcode == 0):
             console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
 
     def locked(self, cfg: FinewsConfig, message: str) -> None:
