@@ -16,6 +16,7 @@ import pytest
 
 from tests.crawlrun import ROOT
 from tests.replica.server import Replica
+from tests.sitebuild import copy_skeleton
 
 DEPLOY = ROOT / "deploy"
 SRV = "/srv/finews"
@@ -132,9 +133,7 @@ def test_cron_line_rebuilds_the_site_whenever_articles_were_archived(tmp_path: P
     if shutil.which("jekyll") is None:
         pytest.skip("no jekyll")
     srv = install_tree(tmp_path)
-    shutil.copytree(
-        ROOT / "archive", srv / "archive", ignore=shutil.ignore_patterns("logs", "_site")
-    )
+    copy_skeleton(srv / "archive")  # the committed skeleton: no database, no posts
     with Replica() as replica:
         command = cron_command(srv)
         env = {
