@@ -85,8 +85,8 @@ TYPED_SETTINGS: dict[str, str] = {
     **dict.fromkeys(_BOOLS.split(), "bool"),
 }
 _ACCEPTS = {
-    "int": "a whole number >= 0",
-    "float": "a number >= 0",
+    "int": "a whole number",
+    "float": "a number",
     "bool": "True/False, true/false or 1/0",
 }
 
@@ -107,14 +107,12 @@ def check_types(settings: BaseSettings) -> None:
         value = settings.get(name)
         if value is None or value == "":
             continue
+        # Out-of-range numbers are clamped where they are read (below), as before.
+        read = {"int": settings.getint, "float": settings.getfloat, "bool": settings.getbool}
         try:
-            number = {"int": settings.getint, "float": settings.getfloat, "bool": settings.getbool}[
-                kind
-            ](name)
+            read[kind](name)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}") from None
-        if kind != "bool" and number < 0:
-            raise ConfigError(f"{name} must be {_ACCEPTS[kind]}, got {value!r}")
 
 
 def parse_fast_columns(value: object, name: str) -> list[int]:

@@ -16,6 +16,7 @@ import pytest
 
 from tests.crawlrun import ROOT
 from tests.replica.server import Replica
+from tests.sitebuild import copy_skeleton
 
 DEPLOY = ROOT / "deploy"
 SRV = "/srv/finews"
@@ -132,9 +133,7 @@ def test_cron_line_rebuilds_the_site_whenever_articles_were_archived(tmp_path: P
     if shutil.which("jekyll") is None:
         pytest.skip("no jekyll")
     srv = install_tree(tmp_path)
-    shutil.copytree(
-        ROOT / "archive", srv / "archive", ignore=shutil.ignore_patterns("logs", "_site")
-    )
+    copy_skeleton(srv / "archive")  # the committed skeleton: no database, no posts
     with Replica() as replica:
         command = cron_command(srv)
         env = {
@@ -158,3 +157,23 @@ def test_cron_line_rebuilds_the_site_whenever_articles_were_archived(tmp_path: P
     assert "Traceback" not in done.stderr
     built = list((srv / "archive" / "_site").rglob("*.html"))
     assert any("/20" in str(p) for p in built), built[:5]
+
+
+def test_run_targets_never_run_pip_even_after_requirements_changed() -> None:
+    """After a `git pull` that touched requirements.txt the next cron run did
+    `pip install -U pip` and reinstalled; now only `make install` does."""
+    for target in ("crawl", "backfill SINCE=2026-01-01", "rebuild", "serve", "reindex", "site"):
+        plan = subprocess.run(
+            ["make", "-n", "-W", "requirements.txt", *target.split()],
+            cwd=ROOT, capture_output=True, text=True,
+        )  # fmt: skip
+        assert plan.returncode == 0, plan.stderr
+        assert "pip" not in plan.stdout and "apt-get" not in plan.stdout, (target, plan.stdout)
+    install = subprocess.run(
+        ["make", "-n", "-W", "requirements.txt", "install"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "pip install -q -r requirements.txt" in install.stdout
+    assert "pip install -q --no-deps -e ." in install.stdout  # puts .venv/bin/finews in place

@@ -497,7 +497,7 @@ def check_post(stages: Stages, item: Article, title: str, summary: str, media: s
     # The rest is the archive's footer: share link, back links (site-relative). (The
     # front matter's closing "---\s*$" also takes the blank lines after an empty body.)
     assert body[len(markdown) :].lstrip("\n") == (
-        f"{item.share_url}\n\n[返回{link_text(want_media)}新闻]"
+        f"<{item.share_url}>\n\n[返回{link_text(want_media)}新闻]"
         f"(/category/{data['categories']}.html)｜[返回首页](/)\n"
     )
     assert_safe_html(item.clean_html)

@@ -8,7 +8,7 @@ and its database passes its quick check (:mod:`crawler.store.health`: else one
 line, a ``failed`` run where it can be recorded, exit 1), runs the spider and
 exits with the run's code (:mod:`crawler.outcome`). SIGTERM and SIGINT stop the run cleanly
 (:mod:`crawler.stopping`; a second signal kills it). The console gets one start
-line and one summary (:mod:`crawler.console`) unless LOG_LEVEL is given.
+line and one summary (:mod:`crawler.console`); with LOG_LEVEL given, Scrapy's log and the summary.
 Settings: FINEWS_QUIET, FINEWS_LOCK_QUIET_MINUTES, FINEWS_MAX_RUN_MINUTES,
 FINEWS_BACKFILL_MAX_RUN_MINUTES, LOG_LEVEL.
 Several spiders (``scrapy crawl columns fastnews``, what ``finews crawl`` runs)
@@ -105,7 +105,7 @@ class Command(ScrapyCrawl):
         for crawler in crawlers:
             stats = crawler.stats.get_stats()
             code = int(stats.get("finews/exit_code", 1))
-            if self.console_summary and not (cfg.quiet and code == 0):
+            if not (cfg.quiet and code == 0):
                 console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
 
     def crawl_in_turn(self, names: list[str], spargs: dict[str, Any], crawlers: list[Any]) -> None:

@@ -98,8 +98,8 @@ class DomainBackoff:
         if sent_at is None or sent_at >= self.penalized_at:
             self.floor = min(self.cap, max(self.base, self.floor * 2))
             self.penalized_at = now
+            self.streak += 1  # answers to the old rate are not counted twice either
         self.good = 0
-        self.streak += 1
         pause = min(self.cap, max(wait or 0.0, self.floor))
         self.resume_at = max(self.resume_at, now + pause)
         return pause
