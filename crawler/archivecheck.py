@@ -31,7 +31,9 @@ from crawler.eastmoney.urls import article_url
 from crawler.spiders.rebuild import body_from, versions_in
 from crawler.store.health import database_check
 from crawler.transform.html.clean import clean_article
+from crawler.transform.images import localize
 from crawler.transform.markdown import html_to_markdown
+from crawler.transform.posts import share_line
 from crawler.transform.warc import warc_damage
 
 
@@ -77,10 +79,26 @@ class Report:
         return out
 
 
-def _post_body(article_body_html: str, source_url: str) -> tuple[str, str]:
-    """(Markdown body, content digest) the crawl makes of a body."""
+def _post_body(
+    article_body_html: str, source_url: str, pictures: dict[str, str]
+) -> tuple[str, str]:
+    """(Markdown body, content digest) the crawl makes of a body; its archived
+    pictures (``pictures``: URL -> ``/assets/img/…``) shown from their copies."""
     html, _, _, digest = clean_article(article_body_html, source_url)
-    return html_to_markdown(html).strip("\n"), digest
+    return html_to_markdown(localize(html, pictures)).strip("\n"), digest
+
+
+def _pictures(db_path: Path) -> dict[str, str]:
+    """URL -> site path of every archived picture (none when the table is not there)."""
+    try:
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT url, path FROM images").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return {}
+    return {url: "/" + path for url, path in rows}
 
 
 def _check_rows(db_path: Path, report: Report) -> dict[str, tuple[str, str, str, str]]:
@@ -110,6 +128,7 @@ def check_archive(cfg: FinewsConfig) -> Report:
     """Check every snapshot file and the database (see the module doc)."""
     root, report = cfg.archive_dir, Report()
     rows = _check_rows(cfg.live_db_path, report)
+    pictures = _pictures(cfg.live_db_path) if cfg.images == "archive" else {}
     raw = root / "raw"
     whole: dict[str, str] = {}  # article infoCode -> its snapshot, read whole
     bad_files: set[str] = set()
@@ -143,11 +162,15 @@ def check_archive(cfg: FinewsConfig) -> Report:
             continue
         _, post_path, digest, share_url = row
         meta, responses = groups[-1]
-        body, expected_digest = _post_body(body_from(meta, responses), article_url(info_code[2:]))
+        body, expected_digest = _post_body(
+            body_from(meta, responses), article_url(info_code[2:]), pictures
+        )
         post = root / post_path
         if not post_path or not post.exists():
             report.posts_differ.append(f"{info_code}: post {post_path or '(none)'} is missing")
-        elif f"---\n{body}\n\n{share_url}\n\n" not in post.read_text("utf-8", "replace"):
+        elif f"---\n{body}\n\n{share_line(share_url)}\n\n" not in post.read_text(
+            "utf-8", "replace"
+        ):
             report.posts_differ.append(f"{info_code}: {post_path} is not its last fetch's body")
         if digest and digest != expected_digest:
             report.posts_differ.append(f"{info_code}: its row is not its last fetch ({relpath})")

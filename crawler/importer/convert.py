@@ -24,7 +24,7 @@ from crawler.importer.oldpost import OldPost
 from crawler.rotation import posts_dir_for
 from crawler.transform.emnews import emnews_post_relpath
 from crawler.transform.frontmatter import DoubleQuoted, Timestamp, dump_front_matter
-from crawler.transform.posts import link_text
+from crawler.transform.posts import link_text, share_line
 
 __all__ = [
     "body_html",
@@ -142,7 +142,7 @@ def render_imported_post(
         f"[返回{link_text(back)}]({site_url}/category/{quote(post.category)}.html)"
         f"｜[返回首页]({site_url}/)"
     )
-    link = share_url if post.kind == "article" else f"<{source_url_of(post)}>"
+    link = share_line(share_url) if post.kind == "article" else f"<{source_url_of(post)}>"
     tail = f"{link}\n\n{footer}" if post.kind != "page" else footer
     return f"---\n{fm}---\n{markdown.strip(chr(10))}\n\n{tail}\n"
 

@@ -90,6 +90,12 @@ def link_text(text: str) -> str:
     return re.sub(r"([\\\[\]*_`<>{}|])", r"\\\1", text)
 
 
+def share_line(share_url: str) -> str:
+    """The share link's line: the archive's form, a Markdown autolink, so the
+    built site links it (a URL that cannot be one stays bare)."""
+    return f"<{share_url}>" if share_url and not re.search(r"[\s<>]", share_url) else share_url
+
+
 def render_post(article: Article, site_url: str) -> str:
     """The whole post file. ``article.body_markdown`` must be set."""
     slug = category_slug(article.media)
@@ -98,9 +104,7 @@ def render_post(article: Article, site_url: str) -> str:
         f"｜[返回首页]({site_url}/)"
     )
     body = article.body_markdown.strip("\n")
-    # The archive's form: a Markdown autolink, so the built site links it.
-    share = article.share_url
-    share = f"<{share}>" if share and not re.search(r"[\s<>]", share) else share
+    share = share_line(article.share_url)
     return f"---\n{dump_front_matter(front_matter(article))}---\n{body}\n\n{share}\n\n{footer}\n"
 
 
