@@ -131,7 +131,10 @@ def serve(archive: Path, port: int, rest: list[str]) -> int:
     argv += ["--setting", "default_allow_sql", "off", "--setting", "allow_download", "off"]
     argv += ["--setting", "allow_csv_stream", "off", "--setting", "suggest_facets", "off"]
     argv += ["--setting", "sql_time_limit_ms", "3000", "--setting", "facet_time_limit_ms", "500"]
-    argv += ["--setting", "max_returned_rows", "1000", *rest]
+    argv += ["--setting", "max_returned_rows", "1000"]
+    if (archive / "assets").is_dir():  # the archived pictures the bodies show (/assets/img/…)
+        argv += ["--static", f"assets:{archive / 'assets'}"]
+    argv += rest
     os.execv(argv[0], argv)
     return 1  # not reached
 
