@@ -125,9 +125,11 @@ def check_article_args(spargs: dict[str, str]) -> list[str]:
 
 def check_run(spider: str, spargs: dict[str, str], cfg: FinewsConfig) -> list[str]:
     """All checks for ``scrapy crawl <spider>``; returns notices, raises UsageProblem."""
-    creating_ok = spider in ("columns", "fastnews", "article")
+    # The spiders that may start a new archive (a distributed run's writer, and
+    # its workers, which write only their logs there).
+    creating_ok = spider in ("columns", "fastnews", "article", "writer", "columns_worker")
     notices = check_archive(cfg.archive_dir, creating_ok=creating_ok)
-    if spider == "columns":
+    if spider in ("columns", "columns_worker"):
         notices += check_columns_args(spargs, cfg)
     elif spider == "fastnews":
         notices += check_fast_args(spargs, cfg)
