@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from crawler.eastmoney.answers import SURROGATE_RE, field_text, loads_answer
-from crawler.eastmoney.ids import valid_show_time
-from crawler.eastmoney.lists import BEIJING_OFFSET, FUTURE_TOLERANCE
+from crawler.eastmoney.lists import code_and_time
 from crawler.items import FlashEntry
 
 # A 7×24 code is an article code of today's form: exactly 18 ASCII digits.
@@ -81,17 +80,9 @@ def parse_flash(raw: Any, now: datetime | None = None) -> tuple[FlashEntry | Non
     """
     if not isinstance(raw, dict):
         return None, "not an object"
-    code = field_text(raw.get("code"))
-    if not code:
-        return None, "no code"
-    if not FLASH_CODE_RE.match(code):
-        return None, f"bad code {code[:40]!r}"
-    show_time = field_text(raw.get("showTime"))
-    if not valid_show_time(show_time):
-        return None, f"bad showTime {show_time[:40]!r}"
-    beijing_now = (now or datetime.now(UTC)).replace(tzinfo=None) + BEIJING_OFFSET
-    if datetime.strptime(show_time, "%Y-%m-%d %H:%M:%S") > beijing_now + FUTURE_TOLERANCE:
-        return None, f"showTime in the future {show_time!r}"
+    code, show_time, reason = code_and_time(raw, FLASH_CODE_RE, now)
+    if reason:
+        return None, reason
     # One line: the title names nothing but goes into YAML and Markdown.
     title = " ".join(field_text(raw.get("title")).split())
     summary = field_text(raw.get("summary"))

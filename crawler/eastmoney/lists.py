@@ -8,6 +8,7 @@ failure. Each item the page cannot use is kept with its reason.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,26 @@ class ListPage:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
+def code_and_time(
+    raw: dict[str, Any], code_re: re.Pattern[str], now: datetime | None
+) -> tuple[str, str, str]:
+    """(code, showTime, "") of a list or feed item, or ("", "", reason): a code
+    ``code_re`` accepts, a well-formed showTime at most :data:`FUTURE_TOLERANCE`
+    ahead of Beijing time (``now``: UTC, default the clock)."""
+    code = field_text(raw.get("code"))
+    if not code:
+        return "", "", "no code"
+    if not code_re.match(code):
+        return "", "", f"bad code {code[:40]!r}"
+    show_time = field_text(raw.get("showTime"))
+    if not valid_show_time(show_time):
+        return "", "", f"bad showTime {show_time[:40]!r}"
+    beijing_now = (now or datetime.now(UTC)).replace(tzinfo=None) + BEIJING_OFFSET
+    if datetime.strptime(show_time, "%Y-%m-%d %H:%M:%S") > beijing_now + FUTURE_TOLERANCE:
+        return "", "", f"showTime in the future {show_time!r}"
+    return code, show_time, ""
+
+
 def parse_list_entry(raw: Any, now: datetime | None = None) -> tuple[ListEntry | None, str]:
     """One ``data.list[]`` item -> (entry, "") or (None, reason).
 
@@ -41,15 +62,9 @@ def parse_list_entry(raw: Any, now: datetime | None = None) -> tuple[ListEntry |
     """
     if not isinstance(raw, dict):
         return None, "not an object"
-    code = field_text(raw.get("code"))
-    if not CODE_RE.match(code):
-        return None, f"bad code {code[:40]!r}"
-    show_time = field_text(raw.get("showTime"))
-    if not valid_show_time(show_time):
-        return None, f"bad showTime {show_time[:40]!r}"
-    beijing_now = (now or datetime.now(UTC)).replace(tzinfo=None) + BEIJING_OFFSET
-    if datetime.strptime(show_time, "%Y-%m-%d %H:%M:%S") > beijing_now + FUTURE_TOLERANCE:
-        return None, f"showTime in the future {show_time!r}"
+    code, show_time, reason = code_and_time(raw, CODE_RE, now)
+    if reason:
+        return None, reason
     title = field_text(raw.get("title"))
     if not title:
         return None, "missing title"
