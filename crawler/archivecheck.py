@@ -143,7 +143,8 @@ def check_archive(cfg: FinewsConfig) -> Report:
         report.files += 1
         is_article = relpath.startswith("raw/articles/")
         try:
-            reason = warc_damage(path.read_bytes(), article=is_article)
+            flash = relpath.startswith("raw/flash/")  # metadata alone is whole there
+            reason = warc_damage(path.read_bytes(), article=is_article or flash, bodies=not flash)
         except OSError as e:
             reason = f"cannot read: {e}"
         if reason:

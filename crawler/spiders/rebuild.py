@@ -135,7 +135,7 @@ class RebuildSpider(ArchiveSpider):
                 self.inc("rebuild/files")
                 relpath = path.relative_to(root).as_posix()
                 try:
-                    reason = warc_damage(path.read_bytes())
+                    reason = warc_damage(path.read_bytes(), bodies=directory != "raw/flash")
                 except OSError as exc:
                     reason = f"cannot read: {exc}"
                 if reason:

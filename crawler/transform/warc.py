@@ -220,15 +220,17 @@ def _members_damage(data: bytes) -> str:
     return ""
 
 
-def warc_damage(data: bytes, article: bool = True) -> str:
+def warc_damage(data: bytes, article: bool = True, bodies: bool = True) -> str:
     """Why ``data`` is not a whole snapshot file, or "" when it reads whole.
 
     Whole means: every gzip member complete (warcio silently stops at, or
     returns a short body for, a cut member), every record's block as long as
     its ``Content-Length``, and (``article``) a ``metadata`` record with an
-    infoCode first and at least one response after each metadata record (a
-    fetch always has a body response); a list or failure file holds at least
-    one response.
+    infoCode first and (``bodies``) a response after each metadata record (a
+    fetch always has a body response), or the ``resource`` record of an
+    imported file; a list or failure file holds at least one response. A 7×24
+    item's file (``bodies=False``) may hold metadata alone: its body can be a
+    column article's, in that article's own file.
     """
     if not data:
         return "empty file"
@@ -253,6 +255,7 @@ def warc_damage(data: bytes, article: bool = True) -> str:
     if not kinds or kinds[0] != "metadata":
         return "does not start with a metadata record"
     for i, kind in enumerate(kinds):
-        if kind == "metadata" and (i + 1 == len(kinds) or kinds[i + 1] != "response"):
+        body = i + 1 < len(kinds) and kinds[i + 1] in ("response", "resource")
+        if bodies and kind == "metadata" and not body:
             return f"metadata record {i + 1} has no response after it"
     return ""
