@@ -56,13 +56,16 @@ class Command(ScrapyCrawl):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("give a spider: columns, fastnews, article or rebuild")
-        if len(args) > 1 and opts.spargs:
-            # -a columns=… means column ids to one spider and feed ids to another.
-            raise UsageError("-a arguments need exactly one spider")
         assert self.crawler_process and self.settings is not None
         try:
             cfg = FinewsConfig.from_settings(self.settings)
             notices = check_run(args[0], opts.spargs, cfg)
+            if len(args) > 1 and opts.spargs:
+                # -a columns=… means column ids to one spider and feed ids to another.
+                raise UsageProblem(
+                    f"-a arguments need exactly one spider, got {' '.join(args)} "
+                    "(finews crawl runs columns then fastnews: give settings with -s instead)"
+                )
         except (ConfigError, UsageProblem) as exc:
             console.say(f"error: {exc}")
             self.exitcode = USAGE_EXIT
