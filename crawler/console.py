@@ -32,13 +32,22 @@ def _duration(seconds: float) -> str:
 
 
 def summary_line(stats: dict[str, Any], reasons: str = "") -> str:
-    """``run 7 columns: partial (exit 5) | archived 40, refreshed 2, …, 1m12s | why``."""
+    """``run 7: partial (exit 5) | archived 40, refreshed 2, …, 1m12s | why``."""
+    return runs_summary([stats], [reasons])
+
+
+def runs_summary(runs: list[dict[str, Any]], reasons: list[str]) -> str:
+    """One line for the runs of one command (``scrapy crawl columns fastnews``):
+    ``runs 7, 8: partial (exit 5) | …``, the counts summed, the worst status."""
 
     def n(key: str) -> int:
-        return int(stats.get(key, 0) or 0)
+        return sum(int(stats.get(key, 0) or 0) for stats in runs)
 
-    start, end = stats.get("start_time"), stats.get("finish_time")
-    took = (end - start).total_seconds() if start is not None and end is not None else 0.0
+    took = 0.0
+    for stats in runs:
+        start, end = stats.get("start_time"), stats.get("finish_time")
+        took += (end - start).total_seconds() if start is not None and end is not None else 0.0
+    worst = max(runs, key=lambda stats: int(stats.get("finews/exit_code", 1)))
     counts = ", ".join(
         f"{name} {value}"
         for name, value in (
@@ -50,9 +59,11 @@ def summary_line(stats: dict[str, Any], reasons: str = "") -> str:
             ("requests", n("downloader/request_count")),
         )
     )
-    status = stats.get("finews/status", "failed")
+    status = worst.get("finews/status", "failed")
+    ids = ", ".join(str(stats.get("finews/run_id", "?")) for stats in runs)
     line = (
-        f"run {stats.get('finews/run_id', '?')}: {status} (exit {stats.get('finews/exit_code', 1)})"
-        f" | {counts}, {_duration(took)}"
+        f"{'runs' if len(runs) > 1 else 'run'} {ids}: {status}"
+        f" (exit {worst.get('finews/exit_code', 1)}) | {counts}, {_duration(took)}"
     )
-    return line + (f" | {reasons}" if reasons else "")
+    why = "; ".join(r for r in reasons if r)
+    return line + (f" | {why}" if why else "")

@@ -195,7 +195,9 @@ def test_default_console_is_a_start_line_and_a_summary(archive: Path, replica: R
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 2, lines  # (was 125-170 lines: Scrapy's dumps and stats)
-    assert lines[0].startswith("finews: columns run into") and "budget 4 min" in lines[0]
+    assert (
+        lines[0].startswith("finews: columns then fastnews run into") and "budget 4 min" in lines[0]
+    )
     summary = lines[1]
     for word in (
         "ok (exit 0)",

@@ -92,7 +92,7 @@ class Command(ScrapyCrawl):
         backfill = bool(opts.spargs.get("since") or opts.spargs.get("until"))
         budget = cfg.backfill_max_run_minutes if backfill else cfg.max_run_minutes
         if self.console_summary and not cfg.quiet:
-            console.say(console.start_line(args[0], str(cfg.archive_dir), budget))
+            console.say(console.start_line(" then ".join(args), str(cfg.archive_dir), budget))
         crawlers: list[Any] = []
         try:
             self.crawl_in_turn(list(args), opts.spargs, crawlers)
@@ -105,11 +105,10 @@ class Command(ScrapyCrawl):
             return
         # Several spiders (``scrapy crawl columns fastnews``): the worst outcome.
         self.exitcode = max(int(c.stats.get_value("finews/exit_code", 1)) for c in crawlers)
-        for crawler in crawlers:
-            stats = crawler.stats.get_stats()
-            code = int(stats.get("finews/exit_code", 1))
-            if not (cfg.quiet and code == 0):
-                console.say(console.summary_line(stats, str(stats.get("finews/reasons", ""))))
+        runs = [crawler.stats.get_stats() for crawler in crawlers]
+        if not (cfg.quiet and self.exitcode == 0):
+            reasons = [str(stats.get("finews/reasons", "")) for stats in runs]
+            console.say(console.runs_summary(runs, reasons))
 
     def crawl_in_turn(self, names: list[str], spargs: dict[str, Any], crawlers: list[Any]) -> None:
         """Start the first spider; each next one when the one before has stopped

@@ -7,13 +7,16 @@ FINEWS_BACKFILL_MAX_RUN_MINUTES instead (0 = unlimited). At the budget the run
 stops with the close reason ``budget``: what was fetched is committed, what was
 not is left for the next run, and the run ends ``partial`` (or ``blocked`` if it
 met block pages; :mod:`crawler.outcome`). Offline spiders (rebuild) have no budget.
+The budget is the command's: spiders run one after the other in one process
+(``scrapy crawl columns fastnews``) share it, counted from the first one's start.
 Settings: FINEWS_MAX_RUN_MINUTES, FINEWS_BACKFILL_MAX_RUN_MINUTES.
 Stats: ``finews/stop/reason``, ``finews/budget/minutes``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, ClassVar
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -27,6 +30,9 @@ OFFLINE_SPIDERS = frozenset({"rebuild"})
 
 class RunBudget:
     """Stop the run at its budget (see the module doc)."""
+
+    #: When the process's first spider opened (time.monotonic()): the budget's start.
+    first_opened: ClassVar[float | None] = None
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -48,10 +54,13 @@ class RunBudget:
         return self.cfg.max_run_minutes
 
     def spider_opened(self, spider: Spider) -> None:
+        if RunBudget.first_opened is None:
+            RunBudget.first_opened = time.monotonic()
         minutes = self.minutes(spider)
         if minutes > 0:
             self.crawler.stats.set_value("finews/budget/minutes", minutes)
-            self.timer = call_later(minutes * 60, self.expire, spider, minutes)
+            left = minutes * 60 - (time.monotonic() - RunBudget.first_opened)
+            self.timer = call_later(max(0.0, left), self.expire, spider, minutes)
 
     def expire(self, spider: Spider, minutes: float) -> None:
         self.timer = None
