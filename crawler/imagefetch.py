@@ -18,6 +18,7 @@ from scrapy import Request
 from crawler.clock import utc_now
 from crawler.items import Fetched
 from crawler.middlewares.upstream import canonical_url
+from crawler.stopping import StopCancelled
 from crawler.transform.images import check_image
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ async def fetch_image(
         if crawler.engine is None:
             return None, "", "image not fetched: no engine"
         response = await crawler.engine.download_async(request)
+    except StopCancelled:
+        raise  # the run is stopping: not the picture's failure (pipelines/images.py)
     except Exception as exc:  # timeouts, refused, cancelled (too large), ignored
         detail = str(exc) or type(exc).__name__
         return None, "", f"image download failed: {type(exc).__name__}: {detail}"[:300]

@@ -1,13 +1,10 @@
 """The images stage: the pictures an article shows, archived and shown from the archive.
 
-Between clean and snapshot. Each picture URL of the clean body
-(``urls.is_picture_url``) is fetched once — once per run (kept here) and
-once per archive (the ``images`` table, crawler.store.images) — checked
-(crawler.transform.images), its copy and WARC written in a worker, and the
-body's ``img[src]`` pointed at ``/assets/img/<sha256>.<ext>``. A picture that
-fails stays a link to the upstream and becomes a ``failures`` row (stage
-``image``); the article goes on either way. A rebuilt article (from its
-snapshot) never fetches: it shows what ``make rebuild`` restored.
+Between clean and snapshot. Each picture URL of the clean body (``urls.is_picture_url``) is
+fetched once per run and per archive (the ``images`` table), checked (crawler.transform.images),
+its copy and WARC written in a worker, the body's ``img[src]`` pointed at
+``/assets/img/<sha256>.<ext>``. A failed picture stays a link and becomes a ``failures`` row
+(stage ``image``); the article goes on either way. A rebuild never fetches (it restores).
 
 Settings: FINEWS_IMAGES, FINEWS_IMAGE_TIMEOUT, FINEWS_IMAGE_MAX_BYTES,
 FINEWS_ARCHIVE_DIR, FINEWS_WORKERS. Stats: ``finews/images/archived``,
@@ -26,6 +23,7 @@ from crawler.clock import utc_now
 from crawler.config import FinewsConfig
 from crawler.imagefetch import fetch_image
 from crawler.items import Article, Failure
+from crawler.stopping import StopCancelled
 from crawler.store.images import close_images_database, known_images, write_images_at
 from crawler.store.schema import connect
 from crawler.store.writes import write_failure_at
@@ -107,6 +105,9 @@ class ImagesPipeline:
                 self.stats.inc_value("finews/images/archived")
                 self.stats.inc_value("finews/images/bytes", copy.bytes)
                 return
+        except StopCancelled:  # the run is stopping: a later run fetches it, no failure
+            self.stats.inc_value("finews/stop/left")
+            return
         except Exception as exc:  # a write that failed: the post links the upstream
             reason = f"image not archived: {type(exc).__name__}: {exc}"[:300]
         finally:
