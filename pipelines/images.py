@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 
 
 class ImagesPipeline:
-    """Points ``clean_html``'s pictures at their archived copies (settings and
-    stats: the module doc)."""
+    """Points ``clean_html``'s pictures at their archived copies (see the module doc)."""
 
     def __init__(self, crawler: Crawler, cfg: FinewsConfig) -> None:
         self.crawler, self.stats, self.cfg = crawler, crawler.stats, cfg
