@@ -10,12 +10,11 @@ Settings: FINEWS_ARCHIVE_DIR.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from scrapy.commands import ScrapyCommand
 
 from crawler.archivecheck import check_archive
-from crawler.config import ConfigError, FinewsConfig
+from crawler.commands import config_or_usage_error
 
 
 class Command(ScrapyCommand):
@@ -30,11 +29,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        try:
-            cfg = FinewsConfig.from_settings(self.settings)
-        except ConfigError as exc:
-            print(f"finews: {exc}", file=sys.stderr)
-            self.exitcode = 2
+        if (cfg := config_or_usage_error(self)) is None:
             return
         report = check_archive(cfg)
         for line in report.lines():

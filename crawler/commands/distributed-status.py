@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 from scrapy.commands import ScrapyCommand
 
-from crawler.config import ConfigError, FinewsConfig
+from crawler.commands import config_or_usage_error
 from crawler.distributed.status import render, reset, snapshot
 
 
@@ -35,11 +34,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        try:
-            cfg = FinewsConfig.from_settings(self.settings)
-        except ConfigError as exc:
-            print(f"finews: {exc}", file=sys.stderr)
-            self.exitcode = 2
+        if (cfg := config_or_usage_error(self)) is None:
             return
         if opts.reset:
             print(f"deleted {reset(cfg)} keys under {cfg.redis_prefix}:")

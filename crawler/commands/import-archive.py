@@ -20,7 +20,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from crawler.config import ConfigError, FinewsConfig
+from crawler.commands import config_or_usage_error
 from crawler.importer.run import run_import, source_commit
 from crawler.importer.work import Options
 from crawler.outcome import EXIT_CODES
@@ -42,11 +42,7 @@ class Command(ScrapyCommand):
             raise UsageError("give the old archive's directory: scrapy import-archive SRC")
         assert self.settings is not None
         src = Path(args[0])
-        try:
-            cfg = FinewsConfig.from_settings(self.settings)
-        except ConfigError as exc:
-            print(f"finews: {exc}", file=sys.stderr)
-            self.exitcode = 2
+        if (cfg := config_or_usage_error(self)) is None:
             return
         if not any((src / tree).is_dir() for tree in ("_posts", "old_post")):
             print(f"finews: {src} has neither _posts/ nor old_post/", file=sys.stderr)
