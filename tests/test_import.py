@@ -308,3 +308,31 @@ def test_imported_article_is_the_crawled_article(tmp_path: Path) -> None:
         ).fetchone()[0]
         con.close()
         assert versions == 2 and after != before
+
+
+def test_a_worker_killed_mid_import_loses_nothing(tmp_path: Path) -> None:
+    """A worker killed mid-job (out of memory, say): the import process does its
+    jobs itself and the run ends complete, the same as an unbroken one."""
+    import psutil
+
+    src = tmp_path / "old"
+    write_old_archive(src, 3000, seed=5)
+    clean, broken = tmp_path / "clean", tmp_path / "broken"
+    run_import(src, clean)
+    cmd = [SCRAPY, "import-archive", str(src), "-s", f"FINEWS_ARCHIVE_DIR={broken}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    killed, deadline = False, time.monotonic() + 120
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        for kid in psutil.Process(proc.pid).children():
+            try:  # a worker at work (not one still importing its modules)
+                if kid.cpu_times().user > 1.0:
+                    kid.kill()
+                    killed = True
+                    break
+            except psutil.Error:
+                continue
+        time.sleep(0.05)
+    _out, err = proc.communicate(timeout=300)
+    assert killed and proc.returncode == 0, err
+    assert "a worker process died" in err
+    assert state(broken) == state(clean)

@@ -4,8 +4,9 @@ into the archive, idempotent and resumable.
 The files are found and grouped by row key (:func:`crawler.importer.work.key_of`);
 an emnews flash and the NW article of the same code are told of each other
 (``related``). Each group is a :class:`~crawler.importer.work.Job` run in a
-worker process (``os.cpu_count()`` of them; in this process with
-FINEWS_WORKERS=0), at most WINDOW in flight so memory stays flat. This process
+worker process of :mod:`crawler.workers` (``os.cpu_count()`` of them, the
+crawl's own kind; in this process with FINEWS_WORKERS=0), at most WINDOW in
+flight so memory stays flat. This process
 writes the rows: every BATCH rows, one ``syncfs`` (the posts and records they
 name are on disk) then one transaction with the rows (``upsert_articles``, the
 crawl's writer: a differing body becomes an ``article_versions`` row), the
@@ -17,14 +18,13 @@ next run writes the same bytes (nothing changes) and the rows.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import multiprocessing
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,16 +33,16 @@ from typing import TextIO
 from crawler.clock import utc_now
 from crawler.files import atomic_write, inside, sync_filesystem
 from crawler.importer.oldpost import ImportProblem
-from crawler.importer.work import Done, Job, Options, Source, import_job, key_of
+from crawler.importer.work import Done, Job, Options, Source, import_job, import_jobs, key_of
 from crawler.store.schema import connect
 from crawler.store.writes import upsert_articles
+from crawler.workers import Workers
 
 __all__ = ["Report", "find_jobs", "run_import"]
 
 BATCH = 500
 WINDOW = 256
 CHUNK = 8
-RECYCLE = 2048
 TREES = ("_posts", "old_post")
 
 
@@ -200,10 +200,6 @@ class _Writer:
         self.db.close()
 
 
-def _done_of(args: tuple[Options, Job]) -> Done:
-    return import_job(*args)
-
-
 def _progress(out: TextIO, done: int, total: int, start: float) -> None:
     rate = done / max(time.monotonic() - start, 1e-9)
     eta = (total - done) / rate if rate > 0 else 0.0
@@ -248,23 +244,37 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
     return report
 
 
+class _Counts:
+    """The stats object crawler.workers counts into (no crawler here)."""
+
+    def __init__(self) -> None:
+        self.values: Counter[str] = Counter()
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] += count
+
+
 def _results(opts: Options, jobs: Iterator[Job], processes: int) -> Iterator[Done]:
-    """The jobs' outcomes in order, from worker processes (at most WINDOW ahead;
-    each worker replaced after RECYCLE jobs, so none grows with the archive)."""
+    """The jobs' outcomes in order, CHUNK jobs a call to crawler.workers' worker
+    processes, at most WINDOW jobs ahead. A worker that dies (killed, out of
+    memory) hands its calls back to this process, which does them: nothing is
+    lost and nothing waits for an answer that cannot come."""
     if processes <= 0:
         for job in jobs:
             yield import_job(opts, job)
         return
-    gate = threading.BoundedSemaphore(WINDOW)
-
-    def feed() -> Iterator[tuple[Options, Job]]:
-        for job in jobs:
-            gate.acquire()
-            yield opts, job
-
-    # fork: the workers start with the cleaner's modules already imported.
-    pool = multiprocessing.get_context("fork").Pool(processes, maxtasksperchild=RECYCLE // CHUNK)
-    with pool:
-        for done in pool.imap(_done_of, feed(), chunksize=CHUNK):
-            gate.release()
-            yield done
+    loop = asyncio.new_event_loop()
+    workers = Workers(processes, _Counts(), preload=("crawler.importer.work",))
+    window: deque[asyncio.Task[list[Done]]] = deque()
+    try:
+        while chunk := list(itertools.islice(jobs, CHUNK)):
+            window.append(loop.create_task(workers.run(import_jobs, opts, chunk)))
+            if len(window) >= WINDOW // CHUNK:
+                yield from loop.run_until_complete(window.popleft())
+        while window:
+            yield from loop.run_until_complete(window.popleft())
+    finally:
+        for task in window:
+            task.cancel()
+        workers.close()
+        loop.close()

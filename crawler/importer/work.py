@@ -44,6 +44,7 @@ __all__ = [
     "Source",
     "convert",
     "import_job",
+    "import_jobs",
     "key_of",
     "rebuilt",
     "rewrite",
@@ -222,6 +223,11 @@ def import_job(opts: Options, job: Job) -> Done:
         done.rows.append(conv.row)
         done.sources.append((src.relpath, sha, job.key, "imported", ""))
     return done
+
+
+def import_jobs(opts: Options, jobs: list[Job]) -> list[Done]:
+    """Several jobs in one call (a worker's round trip costs more than a small post)."""
+    return [import_job(opts, job) for job in jobs]
 
 
 def key_of(relpath: str) -> tuple[str, str, str]:
