@@ -35,6 +35,8 @@ def run_import(
     result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr
+    # Nothing left behind at the end (the workers' streams are closed in order).
+    assert "Traceback" not in result.stderr and "Task was destroyed" not in result.stderr
     return result
 
 

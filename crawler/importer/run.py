@@ -277,4 +277,7 @@ def _results(opts: Options, jobs: Iterator[Job], processes: int) -> Iterator[Don
         for task in window:
             task.cancel()
         workers.close()
+        # Let the cancelled calls and the workers' readers finish before the loop goes.
+        rest = asyncio.all_tasks(loop)
+        loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
         loop.close()
