@@ -484,10 +484,12 @@ def run_queries(directory: Path, k: int, scans: int) -> None:
     def planned_sql(q: str) -> int:
         """What finews_table_search.py runs: the capped count, the planned page of
         21 rows newest first (the count of a common word is left out: the plugin
-        gives it COUNT_MS ms, then shows "more than COMMON")."""
+        gives it COUNT_MS ms, then shows "more than COMMON"; a phrase's, none)."""
         params = {"search": q}
-        capped = conn.execute(plans.CAPPED, {**params, "cap": plans.COMMON + 1}).fetchone()[0]
-        clause = plans.plan(capped, True)
+        fts = plugin.fts_query(q)
+        cap = plans.cap_for(fts)
+        capped = conn.execute(plans.CAPPED, {**params, "cap": cap + 1}).fetchone()[0]
+        clause = plans.plan(capped, True, plans.is_phrase(fts))
         used[clause] = used.get(clause, 0) + 1
         conn.execute(
             f"select {COLUMNS_SQL} from articles where {clause} "

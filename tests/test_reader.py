@@ -242,6 +242,12 @@ def test_the_plan_follows_the_hit_count() -> None:
     assert PLANS.plan(PLANS.RARE + 1, True) == PLANS.plan(PLANS.COMMON, True) == PLANS.ALL_HITS
     assert PLANS.plan(PLANS.COMMON + 1, True) == PLANS.PROBE
     assert PLANS.plan(PLANS.COMMON + 1, False) == PLANS.ALL_HITS
+    # A phrase (3+ characters) is counted to PHRASE_CAP and never probed.
+    assert PLANS.is_phrase('"人民 民币"') and PLANS.is_phrase('title : "人民 民币"')
+    assert not PLANS.is_phrase('"央行" "降息"') and not PLANS.is_phrase('"涨"*')
+    assert PLANS.cap_for('"人民 民币"') == PLANS.PHRASE_CAP < PLANS.cap_for('"央行"')
+    assert PLANS.plan(PLANS.COMMON + 1, True, phrase=True) == PLANS.ALL_HITS
+    assert PLANS.plan(PLANS.RARE, True, phrase=True) == PLANS.BY_KEY
     assert PLANS.newest_first({}) and PLANS.newest_first({"_sort_desc": "published_at"})
     assert not PLANS.newest_first({"_sort": "title"})
 
