@@ -54,8 +54,8 @@ RARE = 500
 COMMON = 50000
 COUNT_MS = 40
 PHRASE_CAP = 2000
-#: A phrase in escape_fts's output: a quoted group of several bigrams.
-_PHRASE = re.compile(r'"[^"]*\s[^"]*"')
+#: A quoted group in escape_fts's output (FTS5 doubles a quote inside one).
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 
 _MATCH = "articles_search match escape_fts(:search)"
 CAPPED = f"select count(*) from (select 1 from articles_search where {_MATCH} limit :cap)"
@@ -79,7 +79,7 @@ PROBE = f"exists (select 1 from articles_search where {_MATCH} and rowid = {KEY}
 
 def is_phrase(fts: str) -> bool:
     """Whether the bigram query (escape_fts's output) holds a phrase."""
-    return bool(_PHRASE.search(fts))
+    return any(len(group.split()) > 1 for group in _QUOTED.findall(fts))
 
 
 def cap_for(fts: str) -> int:
