@@ -50,6 +50,7 @@ EARLIER_VERSIONS: dict[str, frozenset[str]] = {
             "9f7edae99bf7fcb7a17daea22870e7cee14f2a2281cc2152ef8d637900a4cb55",
             "1c6a407189a96b9927e0e6147a2b4139b8071a0509021efcccd203fd087f14c8",
             "68e4e6c56eb2672b8baeb2eab0e52544b3f49fd6e03df071140456e9df96e376",
+            "64804aed830f1464efe3ca8ce800d35d0d4a21bfc4fd8162a4444f50dd741358",
             "00a2cf8dceacaf99c3e5a64b75430a8fff7d921f3e94dea7c9eb2359da948e81",
             "e9dcbddea2f40557fe70f15d3c6d000e2ee8b4c53aef254fb66d24d971621bc4",
             "74aab8ff02d741165b3299e869abcdee449394cb79eabf4019ccae3389cc9608",
