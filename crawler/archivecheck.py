@@ -33,7 +33,7 @@ from crawler.store.health import database_check
 from crawler.transform.html.clean import clean_article
 from crawler.transform.images import localize
 from crawler.transform.markdown import html_to_markdown
-from crawler.transform.posts import share_line
+from crawler.transform.posts import body_section
 from crawler.transform.warc import warc_damage
 
 
@@ -169,9 +169,7 @@ def check_archive(cfg: FinewsConfig) -> Report:
         post = root / post_path
         if not post_path or not post.exists():
             report.posts_differ.append(f"{info_code}: post {post_path or '(none)'} is missing")
-        elif f"---\n{body}\n\n{share_line(share_url)}\n\n" not in post.read_text(
-            "utf-8", "replace"
-        ):
+        elif body_section(body, share_url) not in post.read_text("utf-8", "replace"):
             report.posts_differ.append(f"{info_code}: {post_path} is not its last fetch's body")
         if digest and digest != expected_digest:
             report.posts_differ.append(f"{info_code}: its row is not its last fetch ({relpath})")

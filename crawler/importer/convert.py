@@ -24,7 +24,7 @@ from crawler.importer.oldpost import OldPost
 from crawler.rotation import posts_dir_for
 from crawler.transform.emnews import emnews_post_relpath
 from crawler.transform.frontmatter import DoubleQuoted, Timestamp, dump_front_matter
-from crawler.transform.posts import link_text, share_line
+from crawler.transform.posts import body_section, link_text
 
 __all__ = [
     "body_html",
@@ -142,9 +142,10 @@ def render_imported_post(
         f"[返回{link_text(back)}]({site_url}/category/{quote(post.category)}.html)"
         f"｜[返回首页]({site_url}/)"
     )
-    link = share_line(share_url) if post.kind == "article" else f"<{source_url_of(post)}>"
-    tail = f"{link}\n\n{footer}" if post.kind != "page" else footer
-    return f"---\n{fm}---\n{markdown.strip(chr(10))}\n\n{tail}\n"
+    if post.kind == "page":  # no link line
+        return f"---\n{fm}---\n{markdown.strip(chr(10))}\n\n{footer}\n"
+    link = share_url if post.kind == "article" else source_url_of(post)
+    return f"---\n{fm}{body_section(markdown, link)}{footer}\n"
 
 
 def category_page(post: OldPost) -> tuple[str, str]:

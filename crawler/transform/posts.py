@@ -103,9 +103,15 @@ def render_post(article: Article, site_url: str) -> str:
         f"[返回{link_text(article.media)}新闻]({site_url}/category/{slug}.html)"
         f"｜[返回首页]({site_url}/)"
     )
-    body = article.body_markdown.strip("\n")
-    share = share_line(article.share_url)
-    return f"---\n{dump_front_matter(front_matter(article))}---\n{body}\n\n{share}\n\n{footer}\n"
+    head = dump_front_matter(front_matter(article))
+    return f"---\n{head}{body_section(article.body_markdown, article.share_url)}{footer}\n"
+
+
+def body_section(body_markdown: str, share_url: str) -> str:
+    """What a post holds between its front matter and its footer: the closing
+    ``---``, the body and the share line (check-archive looks for exactly this)."""
+    body = body_markdown.strip("\n")
+    return f"---\n{body}\n\n{share_line(share_url)}\n\n"
 
 
 def render_category_page(media: str) -> str:
