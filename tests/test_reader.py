@@ -12,6 +12,7 @@ import asyncio
 import importlib.util
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,18 @@ import pytest
 import yaml
 from datasette.app import Datasette
 
+from crawler.store.schema import connect
+from crawler.store.writes import upsert_articles
 from crawler.transform.html import vocabulary
-from tests.searchdata import ARCHIVE, BY_KEY, SERVE_SETTINGS, archive_dir, expected, load_plugin
+from tests.searchdata import (
+    ARCHIVE,
+    BY_KEY,
+    SERVE_SETTINGS,
+    archive_dir,
+    expected,
+    load_plugin,
+    row_of,
+)
 
 
 def _load(name: str = "finews_reader") -> Any:
@@ -217,24 +228,62 @@ def test_dashboards_run_only_their_own_sql(archive: Path) -> None:
 @pytest.mark.parametrize(
     "query", ["央行", "涨", "央", "降息预期", "央行 降息", "title:央行", "GDP", "旧版"]
 )
-@pytest.mark.parametrize("clause", ["BY_KEY", "ALL_HITS", "PROBE"])
+@pytest.mark.parametrize(
+    "clause", ["BY_KEY", "ALL_HITS", "PROBE", "FLOOR:min", "FLOOR:middle", "FLOOR:above"]
+)
 def test_every_search_plan_finds_exactly_the_articles(
     archive: Path, clause: str, query: str
 ) -> None:
-    """Whatever plan the hit count picks, the same articles, newest first."""
+    """Whatever plan the hit count picks, the same articles; FLOOR for any floor
+    (the smallest hit's key, one in the middle, one above every hit)."""
     conn = sqlite3.connect(archive / "finews.db")
     conn.create_function("escape_fts", 1, SEARCH.fts_query)
-    rows = conn.execute(
-        f"select info_code, published_at from articles where {getattr(PLANS, clause)}"
-        " order by published_at desc",
-        {"search": query},
-    ).fetchall()
+    name, _, where = clause.partition(":")
+    params: dict[str, Any] = {"search": query}
+    hits = "select rowid from articles_search where articles_search match escape_fts(:search)"
+    keys = sorted(k for (k,) in conn.execute(hits, params)) or [0]
+    if where:
+        params["floor"] = {"min": keys[0], "middle": keys[len(keys) // 2], "above": keys[-1] + 1}[
+            where
+        ]
+    found = {
+        code
+        for (code,) in conn.execute(
+            f"select info_code from articles where {getattr(PLANS, name)}", params
+        )
+    }
     conn.close()
-    found = {code for code, _ in rows}
     if ":" in query:
         assert found == {d.info_code for d in BY_KEY.values() if "央行" in d.title}
     else:
         assert found == expected(query)
+
+
+@pytest.mark.parametrize("clause", ["BY_KEY", "ALL_HITS", "PROBE", "FLOOR"])
+def test_search_plans_tell_an_article_from_its_emnews_twin(
+    archive: Path, tmp_path: Path, clause: str
+) -> None:
+    """An imported emnews flash EM<code> shares the digits of the NW article of its
+    code; each is found only for its own text."""
+    path = tmp_path / "finews.db"
+    shutil.copy(archive / "finews.db", path)
+    db = connect(path)
+    doc = next(d for d in BY_KEY.values() if "人民币" in d.body and "降准" not in d.body)
+    twin = dict(row_of(doc), info_code="EM" + doc.info_code[2:], title="快讯", summary="")
+    twin.update(body_markdown="央行宣布降准。", body_text="央行宣布降准。")
+    upsert_articles(db, [twin])
+    db.close()
+    conn = sqlite3.connect(path)
+    conn.create_function("escape_fts", 1, SEARCH.fts_query)
+
+    def found(query: str) -> set[str]:
+        params = {"search": query, "floor": 1}
+        sql = f"select info_code from articles where {getattr(PLANS, clause)}"
+        return {code for (code,) in conn.execute(sql, params)}
+
+    assert doc.info_code in found("人民币") and twin["info_code"] not in found("人民币")
+    assert twin["info_code"] in found("宣布降准") and doc.info_code not in found("宣布降准")
+    conn.close()
 
 
 def test_the_plan_follows_the_hit_count() -> None:
@@ -246,7 +295,9 @@ def test_the_plan_follows_the_hit_count() -> None:
     assert PLANS.is_phrase('"人民 民币"') and PLANS.is_phrase('title : "人民 民币"')
     assert not PLANS.is_phrase('"央行" "降息"') and not PLANS.is_phrase('"涨"*')
     assert PLANS.cap_for('"人民 民币"') == PLANS.PHRASE_CAP < PLANS.cap_for('"央行"')
-    assert PLANS.plan(PLANS.COMMON + 1, True, phrase=True) == PLANS.ALL_HITS
+    assert PLANS.plan(PLANS.PHRASE_CAP, True, phrase=True) == PLANS.ALL_HITS
+    assert PLANS.plan(PLANS.PHRASE_CAP + 1, True, phrase=True) == PLANS.FLOOR
+    assert PLANS.plan(PLANS.PHRASE_CAP + 1, False, phrase=True) == PLANS.ALL_HITS
     assert PLANS.plan(PLANS.RARE, True, phrase=True) == PLANS.BY_KEY
     assert PLANS.newest_first({}) and PLANS.newest_first({"_sort_desc": "published_at"})
     assert not PLANS.newest_first({"_sort": "title"})
