@@ -468,6 +468,7 @@ def run_queries(directory: Path, k: int, scans: int) -> None:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.create_function("escape_fts", 1, plugin.fts_query, deterministic=True)
     conn.create_function("search_word", 1, plugin.search_word, deterministic=True)
+    conn.create_function("finews_rank", 5, plugin.rank_score, deterministic=True)
 
     def table_sql(pk: str, fts: str, escape: str) -> Callable[[str], int]:
         rows_sql = TABLE_ROWS.format(pk=pk, fts=fts, q=escape)

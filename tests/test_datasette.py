@@ -560,12 +560,45 @@ def test_search_query_ranked_with_snippet(archive: Path, query: str) -> None:
     rows = canned(archive, "search", q=query)
     assert {row["info_code"] for row in rows} == expected(query)
     scores = [row["score"] for row in rows]
-    assert scores == sorted(scores)  # bm25: lower is better
+    assert scores == sorted(scores, reverse=True)  # higher is better
     for row in rows:
         snippet = row["snippet"]
         start = snippet.index("<mark>") + len("<mark>")
         assert snippet[start : start + len(query)].lower() == query.lower(), snippet
         assert snippet[start + len(query) :].startswith("</mark>"), snippet
+
+
+@pytest.mark.parametrize("query", ["央行", "涨", "降息", "人民币", "降息预期", "中国人民银行"])
+def test_search_query_ranks_one_word_as_fts5s_bm25(archive: Path, query: str) -> None:
+    """For one word the IDF is a constant factor: finews_rank orders as FTS5's
+    bm25() with the same weights (the lengths here are near the average)."""
+    ranked = [row["info_code"] for row in canned(archive, "search", q=query)]
+    conn = sqlite3.connect(archive / "finews.db")
+    conn.create_function("escape_fts", 1, PLUGIN.fts_query)
+    by_bm25 = [
+        "NW" + str(key)
+        for (key,) in conn.execute(
+            "select rowid from articles_search where articles_search match escape_fts(?)"
+            " order by bm25(articles_search, 10.0, 3.0, 1.0), rowid desc",
+            [query],
+        )
+    ]
+    conn.close()
+    assert len(ranked) >= 2 and ranked == by_bm25
+
+
+def test_rank_score_by_hand() -> None:
+    # 央行 once in a title of 2 characters, the average: tf 10, norm 1.2,
+    # 10 × 2.2 / 11.2.
+    assert PLUGIN.rank_score("央行", "央行", "", "", 2) == pytest.approx(22 / 11.2)
+    # Twice as long as the average: norm 1.2 × (0.25 + 1.5) = 2.1.
+    assert PLUGIN.rank_score("央行", "央行", "", "xx", 2) == pytest.approx(22 / 12.1)
+    # Two words add; a column word counts in its column only; case is ignored.
+    two = PLUGIN.rank_score("央行 gdp", "央行", "GDP", "", 5)
+    assert two == pytest.approx(22 / 11.2 + 6.6 / 4.2)
+    assert PLUGIN.rank_score("title:央行", "", "央行", "央行", 4) == 0.0
+    assert PLUGIN.rank_score("", "央行", None, None, None) == 0.0
+    assert PLUGIN.occurrences("的的的", "的的") == 2 and PLUGIN.occurrences("", "的") == 0
 
 
 def test_search_query_ranks_title_matches_first(archive: Path) -> None:
