@@ -543,7 +543,7 @@ def run_queries(directory: Path, k: int, scans: int) -> None:
         plan_counts = ", ".join(f"{names[c]} {n}" for c, n in sorted(used.items(), key=str))
         print(
             f"  table SQL   (planned)  {summary(t)}   hits median {statistics.median(hits):.0f}"
-            f" (capped at {plans.COMMON + 1}); plans: {plan_counts}"
+            f" (capped at {plans.COMMON + 1}, a phrase at {plans.PHRASE_CAP + 1}); plans: {plan_counts}"
         )
         few = qs[:scans]
         t, dhits = measure(default_table, few)
