@@ -315,6 +315,85 @@ def test_imported_article_is_the_crawled_article(tmp_path: Path) -> None:
         assert versions == 2 and after != before
 
 
+def _old_flashes(src: Path, items: list[dict]) -> None:
+    """Old emnews posts (``> digest`` above a text, the one-line footer) of feed items."""
+    (src / "_posts").mkdir(parents=True, exist_ok=True)
+    for item in items:
+        text = (
+            f'---\nlayout: post\ntitle: "{item["title"]}"\ndate: {item["showTime"]} +0800\n'
+            f"categories: emnews\ntags: 东财滚动新闻\n---\n> 旧档案的摘要。\n\n旧档案的正文。\n\n"
+            f"[返回东财滚动新闻](../emnews/)｜[返回首页](../)\n"
+        )
+        (src / "_posts" / f"{item['showTime'][:10]}-{item['code']}.md").write_text(text, "utf-8")
+
+
+def test_imported_flash_is_not_crawled_again_from_the_feed(tmp_path: Path) -> None:
+    """An emnews post imported from the old archive is the 7×24 feed's item: the
+    fastnews crawl skips it (no body fetched, no flashes row, the post untouched)
+    and archives the feed's other items; the page of imported items counts as known."""
+    from tests.crawlrun import run_crawl
+    from tests.replica import fastnews as feed
+    from tests.replica.server import Replica
+
+    items = {i["code"]: i for i in feed.FLASHES}
+    old = [items["202611233799000001"], items["202611223799000002"]]  # each has a body upstream
+    _old_flashes(tmp_path / "old", old)
+    archive = tmp_path / "archive"
+    run_import(tmp_path / "old", archive)
+    posts = {p: p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
+    assert len(posts) == 2
+    with Replica() as replica:
+        result = run_crawl(archive, replica.url, "fastnews", settings={"FINEWS_PAGE_SIZE": "10"})
+        asked = [r["path"] + "?" + str(r["query"]) for r in replica.requests()]
+    for item in old:
+        assert not [a for a in asked if item["code"] in a]  # neither page nor Choice
+    assert "finews/fast/imported" in result.stderr
+    assert {p: p.read_bytes() for p in posts} == posts  # the imported posts as they were
+    con = sqlite3.connect(archive / "finews.db")
+    flashes = {c for (c,) in con.execute("SELECT code FROM flashes")}
+    keys = [k for (k,) in con.execute("SELECT info_code FROM articles ORDER BY 1")]
+    con.close()
+    assert not flashes & {i["code"] for i in old}
+    assert {"202611233799000003", "202611233799000004"} <= flashes  # the others came
+    assert keys == sorted("EM" + i["code"] for i in old)
+
+
+def test_flash_crawled_first_is_not_imported_twice(tmp_path: Path) -> None:
+    """The other order: the 7×24 crawl archived an item, then the old archive with
+    its emnews post is imported. One item, one record: the crawl's post, row and
+    snapshot stay; the old file is a failure with its path; the rest is imported."""
+    from tests.crawlrun import run_crawl
+    from tests.replica import fastnews as feed
+    from tests.replica.server import Replica
+
+    archive = copy_skeleton(tmp_path / "archive")
+    with Replica() as replica:
+        run_crawl(archive, replica.url, "fastnews", settings={"FINEWS_PAGE_SIZE": "10"})
+    items = {i["code"]: i for i in feed.FLASHES}
+    crawled = items["202611233799000001"]
+    posts = {p: p.read_bytes() for p in (archive / "_posts").rglob("*.md")}
+    assert any(crawled["code"] in p.name for p in posts)
+    other = dict(crawled, code="202111233799000099", showTime="2021-11-23 11:30:00")
+    _old_flashes(tmp_path / "old", [crawled, other])
+    result = run_import(tmp_path / "old", archive)
+    assert "imported 1," in result.stderr
+    assert "1 × archived by the 7×24 crawl already" in result.stderr
+    assert all(p.read_bytes() == data for p, data in posts.items())  # the crawl's posts kept
+    con = sqlite3.connect(archive / "finews.db")
+    keys = [k for (k,) in con.execute("SELECT info_code FROM articles WHERE code LIKE '%99000%'")]
+    flash = con.execute("SELECT count(*) FROM flashes WHERE code = ?", [crawled["code"]])
+    failures = con.execute("SELECT reason, detail FROM failures WHERE stage = 'import'").fetchall()
+    assert keys == ["EM" + other["code"]] and flash.fetchone()[0] == 1
+    assert failures == [
+        ("archived by the 7×24 crawl already", f"_posts/2026-11-23-{crawled['code']}.md")
+    ]
+    con.close()
+    # Again: nothing changes, nothing is counted twice.
+    before = state(archive)
+    again = run_import(tmp_path / "old", archive)
+    assert "imported 0," in again.stderr and state(archive) == before
+
+
 def test_a_worker_killed_mid_import_loses_nothing(tmp_path: Path) -> None:
     """A worker killed mid-job (out of memory, say): the import process does its
     jobs itself and the run ends complete, the same as an unbroken one."""

@@ -13,7 +13,9 @@ crawl's writer: a differing body becomes an ``article_versions`` row), the
 files' digests (``import_sources``: a file imported before with the same digest
 is not read again) and the failures (stage ``import``, the file's path in
 ``detail``). A run killed at any point leaves files whose rows are missing; the
-next run writes the same bytes (nothing changes) and the rows.
+next run writes the same bytes (nothing changes) and the rows. An emnews post
+whose item the 7×24 crawl archived first is not imported (one item, one
+record): a failure with the reason CRAWLED_FIRST and the file's path.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from crawler.clock import utc_now
 from crawler.files import atomic_write, inside, sync_filesystem
 from crawler.importer.oldpost import ImportProblem
 from crawler.importer.work import Done, Job, Options, Source, import_job, import_jobs, key_of
+from crawler.store.flashes import imported_flashes, known_flashes
 from crawler.store.schema import connect
 from crawler.store.writes import upsert_articles
 from crawler.workers import Workers
@@ -62,6 +65,10 @@ class Report:
         ]
         out += [f"  failed: {n:,} × {reason}" for reason, n in self.failed.most_common()]
         return out
+
+
+#: An emnews post whose item the 7×24 crawl archived before the import.
+CRAWLED_FIRST = "archived by the 7×24 crawl already"
 
 
 def reason_kind(reason: str) -> str:
@@ -141,6 +148,16 @@ class _Writer:
         self.sources: list[dict] = []
         self.failures: list[dict] = []
         self.categories: set[str] = set()
+
+    def crawled(self, plan: Plan) -> set[str]:
+        """The emnews keys of ``plan`` the 7×24 crawl archived first (a ``flashes``
+        row of the code, no ``EM<code>`` row yet): that item has its post, row and
+        snapshot already; importing it too would make two records of one item."""
+        if not self.db["flashes"].exists():
+            return set()
+        codes = [key[2:] for key, _files, _related in plan if key.startswith("EM")]
+        found = set(known_flashes(self.db, codes)) - imported_flashes(self.db, codes)
+        return {"EM" + code for code in found}
 
     def recorded(self, path: str) -> bool:
         return bool(
@@ -222,9 +239,22 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
                 report.failed[reason_kind(reason)] += 1
                 writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
                                 failures=[(path, reason)]))  # fmt: skip
+        seen = len(bad)
+        crawled = writer.crawled(plan)
+        for key, relpaths, _related in plan:
+            if key not in crawled:
+                continue
+            seen += len(relpaths)
+            for path in relpaths:
+                if not writer.recorded(path):
+                    report.failed[CRAWLED_FIRST] += 1
+                    writer.add(Done(key=key, sources=[(path, "", key, "failed", CRAWLED_FIRST)],
+                                    failures=[(path, CRAWLED_FIRST)]))  # fmt: skip
+        # (The NW article of such a code is linked to the flash by the 7×24 crawl.)
+        plan = [(k, files, "" if r in crawled else r) for k, files, r in plan if k not in crawled]
         out.write(f"import: {report.files:,} files, {len(plan):,} articles in {src}\n")
         jobs = (_job(src, *entry) for entry in plan)
-        seen, last = len(bad), time.monotonic()
+        last = time.monotonic()
         for done in _results(opts, jobs, processes):
             seen += done.files
             report.unchanged += done.unchanged

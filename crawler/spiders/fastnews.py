@@ -8,7 +8,8 @@ gets its body once through the article routes the columns spider uses (the
 article page, then the Choice text; no browser): a flash with neither is
 still a complete post (digest only), not a failure. An item whose code is an
 archived column article takes that article's body from its snapshot and
-fetches nothing. Bad items are recorded in ``failures`` (stage ``fast``).
+fetches nothing; an item whose emnews post was imported from the old archive
+(a row ``EM<code>``) is archived already and is skipped. Bad items are recorded in ``failures`` (stage ``fast``).
 
 Incremental runs stop at the first page whose items are all archived (one
 request per column when nothing is new). Backfill (``-a since=2026-11-01
@@ -22,7 +23,7 @@ FINEWS_INCREMENTAL, FINEWS_BODY_SOURCE, FINEWS_SITE_URL.
 Stats: ``finews/fast/pages``, ``finews/fast/items``, ``finews/fast/new``,
 ``finews/fast/known``, ``finews/fast/new_column``, ``finews/fast/rejected``, ``finews/fast/fallback``,
 ``finews/fast/errors``, ``finews/fast/from_article``, ``finews/fast/no_body``,
-``finews/fast/outside``, ``finews/fast/stopped_known``, ``finews/fast/linked``,
+``finews/fast/outside``, ``finews/fast/imported``, ``finews/fast/stopped_known``, ``finews/fast/linked``,
 ``finews/fast/reached`` (and ``finews/list/pages``, ``finews/list/errors``,
 ``finews/list/unreachable``, which the run's outcome reads).
 """
@@ -54,7 +55,12 @@ from crawler.items import (
 )
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import ArchiveSpider, as_list, fetched
-from crawler.store.flashes import archived_articles, ensure_flashes, known_flashes
+from crawler.store.flashes import (
+    archived_articles,
+    ensure_flashes,
+    imported_flashes,
+    known_flashes,
+)
 from crawler.store.memory import column_states
 from crawler.transform.pairs import link_pairs
 from crawler.transform.snapshots import list_snapshot_path
@@ -176,10 +182,16 @@ class FastNewsSpider(ArchiveSpider):
         self.inc("fast/items", len(result.entries))
         codes = [e.code for e in result.entries]
         known = known_flashes(self.db, codes)
+        imported = imported_flashes(self.db, codes)
         articles = archived_articles(self.db, ["NW" + c for c in codes])
         for entry in result.entries:
             if self.window.backfill and not self.window.contains(entry.show_time):
                 self.inc("fast/outside")
+                continue
+            if entry.code in imported:
+                # Its emnews post came with the old archive (``make import``): the
+                # same item, archived; fetching it again would write a second record.
+                self.inc("fast/imported")
                 continue
             yield from self.route(entry, column, known, articles, feed_snapshot)
         oldest = walk.oldest_time(e.show_time for e in result.entries)
@@ -189,7 +201,7 @@ class FastNewsSpider(ArchiveSpider):
             sent_cursor=meta["cursor"],
             cursor=result.cursor,
             oldest=oldest,
-            all_known=bool(codes) and all(c in known for c in codes),
+            all_known=bool(codes) and all(c in known or c in imported for c in codes),
         )
         stop = self.policy.stop(seen_page, self.states.get(column, walk.ColumnState()))
         previous = self.reached.get(column, ("", ""))[0]

@@ -120,6 +120,18 @@ def known_flashes(db: sqlite_utils.Database, codes: list[str]) -> dict[str, list
     return found
 
 
+def imported_flashes(db: sqlite_utils.Database, codes: list[str]) -> set[str]:
+    """Codes among ``codes`` whose emnews post came from the old archive: rows
+    ``EM<code>`` of ``articles`` (only ``make import`` writes such keys)."""
+    found: set[str] = set()
+    for start in range(0, len(codes), 500):
+        chunk = ["EM" + c for c in codes[start : start + 500]]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"SELECT code FROM articles WHERE info_code IN ({marks})", chunk)
+        found.update(code for (code,) in rows.fetchall())
+    return found
+
+
 def archived_articles(
     db: sqlite_utils.Database, info_codes: list[str]
 ) -> dict[str, tuple[str, str]]:
