@@ -15,7 +15,7 @@ is not read again) and the failures (stage ``import``, the file's path in
 ``detail``). A run killed at any point leaves files whose rows are missing; the
 next run writes the same bytes (nothing changes) and the rows. An emnews post
 whose item the 7×24 crawl archived first is not imported (one item, one
-record): a failure with the reason CRAWLED_FIRST and the file's path.
+record; :mod:`crawler.importer.crawled`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import TextIO
 
 from crawler.clock import utc_now
 from crawler.files import atomic_write, inside, sync_filesystem
+from crawler.importer.crawled import CRAWLED_FIRST, crawled_first
 from crawler.importer.oldpost import ImportProblem
 from crawler.importer.work import Done, Job, Options, Source, import_job, import_jobs, key_of
-from crawler.store.flashes import imported_flashes, known_flashes
 from crawler.store.schema import connect
 from crawler.store.writes import upsert_articles
 from crawler.workers import Workers
@@ -65,10 +65,6 @@ class Report:
         ]
         out += [f"  failed: {n:,} × {reason}" for reason, n in self.failed.most_common()]
         return out
-
-
-#: An emnews post whose item the 7×24 crawl archived before the import.
-CRAWLED_FIRST = "archived by the 7×24 crawl already"
 
 
 def reason_kind(reason: str) -> str:
@@ -148,16 +144,6 @@ class _Writer:
         self.sources: list[dict] = []
         self.failures: list[dict] = []
         self.categories: set[str] = set()
-
-    def crawled(self, plan: Plan) -> set[str]:
-        """The emnews keys of ``plan`` the 7×24 crawl archived first (a ``flashes``
-        row of the code, no ``EM<code>`` row yet): that item has its post, row and
-        snapshot already; importing it too would make two records of one item."""
-        if not self.db["flashes"].exists():
-            return set()
-        codes = [key[2:] for key, _files, _related in plan if key.startswith("EM")]
-        found = set(known_flashes(self.db, codes)) - imported_flashes(self.db, codes)
-        return {"EM" + code for code in found}
 
     def recorded(self, path: str) -> bool:
         return bool(
@@ -240,7 +226,7 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
                 writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
                                 failures=[(path, reason)]))  # fmt: skip
         seen = len(bad)
-        crawled = writer.crawled(plan)
+        crawled = crawled_first(writer.db, [key for key, _files, _related in plan])
         for key, relpaths, _related in plan:
             if key not in crawled:
                 continue

@@ -1,31 +1,27 @@
 """``scrapy crawl fastnews``: the 7×24 feed -> emnews posts.
 
 Routes only: pages each feed column's ``getFastNewsList`` answer by cursor
-(``crawler.eastmoney.fastnews`` reads it; ``crawler.fastwalk`` says where to
-stop), on ``np-weblist`` first and ``np-listapi`` when that fails (error
-answer, unreadable answer, or no answer after the retries). Each new item
-gets its body once through the article routes the columns spider uses (the
-article page, then the Choice text; no browser): a flash with neither is
-still a complete post (digest only), not a failure. An item whose code is an
-archived column article takes that article's body from its snapshot and
-fetches nothing; an item whose emnews post was imported from the old archive
-(a row ``EM<code>``) is archived already and is skipped. Bad items are recorded in ``failures`` (stage ``fast``).
+(``crawler.eastmoney.fastnews`` reads it; ``crawler.fastwalk`` says where to stop), on
+``np-weblist`` first and ``np-listapi`` when that fails (error answer, unreadable answer, or no
+answer after the retries). Each new item gets its body once through the article routes the
+columns spider uses (the article page, then the Choice text; no browser): a flash with neither
+is still a complete post (digest only), not a failure. An item whose code is an archived column
+article takes that article's body from its snapshot and fetches nothing; one imported from the
+old archive (``EM<code>``) is skipped. Bad items are recorded in ``failures`` (stage ``fast``).
 
-Incremental runs stop at the first page whose items are all archived (one
-request per column when nothing is new). Backfill (``-a since=2026-11-01
--a until=…``) pages back until the items are older than ``since`` or the feed
-ends, and logs how far back the feed reached.
+Incremental runs stop at the first page whose items are all archived (one request per column
+when nothing is new). Backfill (``-a since=2026-11-01 -a until=…``) pages back until the items
+are older than ``since`` or the feed ends, and logs how far back the feed reached.
 
 Arguments: ``-a columns=102,101`` (default FINEWS_FAST_COLUMNS), ``-a pages=N``,
-``-a since=DATE``, ``-a until=DATE``.
-Settings: FINEWS_FAST_COLUMNS, FINEWS_PAGE_SIZE, FINEWS_MAX_PAGES,
-FINEWS_INCREMENTAL, FINEWS_BODY_SOURCE, FINEWS_SITE_URL.
-Stats: ``finews/fast/pages``, ``finews/fast/items``, ``finews/fast/new``,
-``finews/fast/known``, ``finews/fast/new_column``, ``finews/fast/rejected``, ``finews/fast/fallback``,
+``-a since=DATE``, ``-a until=DATE``. Settings: FINEWS_FAST_COLUMNS, FINEWS_PAGE_SIZE,
+FINEWS_MAX_PAGES, FINEWS_INCREMENTAL, FINEWS_BODY_SOURCE, FINEWS_SITE_URL.
+Stats: ``finews/fast/pages``, ``finews/fast/items``, ``finews/fast/new``, ``finews/fast/known``,
+``finews/fast/new_column``, ``finews/fast/rejected``, ``finews/fast/fallback``,
 ``finews/fast/errors``, ``finews/fast/from_article``, ``finews/fast/no_body``,
-``finews/fast/outside``, ``finews/fast/imported``, ``finews/fast/stopped_known``, ``finews/fast/linked``,
-``finews/fast/reached`` (and ``finews/list/pages``, ``finews/list/errors``,
-``finews/list/unreachable``, which the run's outcome reads).
+``finews/fast/outside``, ``finews/fast/imported``, ``finews/fast/stopped_known``,
+``finews/fast/linked``, ``finews/fast/reached`` (and ``finews/list/pages``,
+``finews/list/errors``, ``finews/list/unreachable``, which the run's outcome reads).
 """
 
 from __future__ import annotations
@@ -55,12 +51,7 @@ from crawler.items import (
 )
 from crawler.middlewares.upstream import canonical_url
 from crawler.spiders.base import ArchiveSpider, as_list, fetched
-from crawler.store.flashes import (
-    archived_articles,
-    ensure_flashes,
-    imported_flashes,
-    known_flashes,
-)
+from crawler.store import flashes as flash_store
 from crawler.store.memory import column_states
 from crawler.transform.pairs import link_pairs
 from crawler.transform.snapshots import list_snapshot_path
@@ -106,7 +97,7 @@ class FastNewsSpider(ArchiveSpider):
         return -column
 
     async def start(self) -> AsyncIterator[Any]:
-        ensure_flashes(self.db)  # made by the first fastnews run (not for every connect)
+        flash_store.ensure_flashes(self.db)  # by the first fastnews run, not every connect
         ids = [self.state_id(c) for c in self.column_ids]
         self.states = {
             -sid: walk.ColumnState(clean, reached)
@@ -181,16 +172,14 @@ class FastNewsSpider(ArchiveSpider):
             )
         self.inc("fast/items", len(result.entries))
         codes = [e.code for e in result.entries]
-        known = known_flashes(self.db, codes)
-        imported = imported_flashes(self.db, codes)
-        articles = archived_articles(self.db, ["NW" + c for c in codes])
+        known = flash_store.known_flashes(self.db, codes)
+        imported = flash_store.imported_flashes(self.db, codes)  # by ``make import``
+        articles = flash_store.archived_articles(self.db, ["NW" + c for c in codes])
         for entry in result.entries:
             if self.window.backfill and not self.window.contains(entry.show_time):
                 self.inc("fast/outside")
                 continue
-            if entry.code in imported:
-                # Its emnews post came with the old archive (``make import``): the
-                # same item, archived; fetching it again would write a second record.
+            if entry.code in imported:  # archived: a fetch would make a second record
                 self.inc("fast/imported")
                 continue
             yield from self.route(entry, column, known, articles, feed_snapshot)
