@@ -145,6 +145,13 @@ class _Writer:
         self.failures: list[dict] = []
         self.categories: set[str] = set()
 
+    def fail(self, report: Report, key: str, path: str, reason: str) -> None:
+        """A file not imported: a failure with its path, once (not again next run)."""
+        if not self.recorded(path):
+            report.failed[reason_kind(reason)] += 1
+            self.add(Done(key=key, sources=[(path, "", key, "failed", reason)],
+                          failures=[(path, reason)]))  # fmt: skip
+
     def recorded(self, path: str) -> bool:
         return bool(
             self.db.execute("SELECT 1 FROM import_sources WHERE path = ?", [path]).fetchone()
@@ -221,10 +228,7 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
     try:
         plan, bad, report.files = find_jobs(src)
         for path, reason in bad:
-            if not writer.recorded(path):
-                report.failed[reason_kind(reason)] += 1
-                writer.add(Done(key="", sources=[(path, "", "", "failed", reason)],
-                                failures=[(path, reason)]))  # fmt: skip
+            writer.fail(report, "", path, reason)
         seen = len(bad)
         crawled = crawled_first(writer.db, [key for key, _files, _related in plan])
         for key, relpaths, _related in plan:
@@ -232,10 +236,7 @@ def run_import(src: Path, opts: Options, processes: int, out: TextIO = sys.stder
                 continue
             seen += len(relpaths)
             for path in relpaths:
-                if not writer.recorded(path):
-                    report.failed[CRAWLED_FIRST] += 1
-                    writer.add(Done(key=key, sources=[(path, "", key, "failed", CRAWLED_FIRST)],
-                                    failures=[(path, CRAWLED_FIRST)]))  # fmt: skip
+                writer.fail(report, key, path, CRAWLED_FIRST)
         # (The NW article of such a code is linked to the flash by the 7×24 crawl.)
         plan = [(k, files, "" if r in crawled else r) for k, files, r in plan if k not in crawled]
         out.write(f"import: {report.files:,} files, {len(plan):,} articles in {src}\n")
